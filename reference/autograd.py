@@ -1,0 +1,116 @@
+"""``reference.autograd``: the public entry points to the backward pass."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .function import AccumulateGrad, Node
+from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from .tensor import Tensor
+
+CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using autograd.grad "
+    "when creating the graph to avoid this. If you have to use this function, make sure to "
+    "reset the .grad fields of your parameters to None after use to break the cycle and avoid "
+    "the leak."
+)
+
+
+def _as_list(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -> tuple:
+    """Each output's node and its starting gradient, checked as torch checks them."""
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"grad_tensors should have the same length as tensors (got {len(grad_outputs)} and "
+            f"{len(outputs)})"
+        )
+    nodes, grads = [], []
+    for i, out in enumerate(outputs):
+        if not out._rg:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+        given = grad_outputs[i] if grad_outputs else None
+        if given is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grad: Any = np.ones_like(out._data)
+        else:
+            if isinstance(given, (int, float)):
+                given = Tensor(np.full_like(out._data, given))
+            if given.shape != out.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {given.shape} and "
+                    f"output[{i}] has a shape of {out.shape}."
+                )
+            grad = given if create_graph else given._data
+        if create_graph and not isinstance(grad, Tensor):
+            grad = Tensor(grad)
+        nodes.append(out._node())
+        grads.append(grad)
+    return nodes, grads
+
+
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any = None,
+) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf they depend on."""
+    if inputs is not None:
+        raise NotImplementedError("reference does not implement backward(inputs=...)")
+    outputs = _as_list(tensors)
+    nodes, grads = _roots(outputs, _as_list(grad_tensors), create_graph)
+    if create_graph:
+        warnings.warn(CREATE_GRAPH_WARNING, UserWarning, stacklevel=3)
+    keep = create_graph if retain_graph is None else retain_graph
+    engine.run(nodes, grads, keep, create_graph)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, leaving ``.grad`` alone."""
+    outs = _as_list(outputs)
+    ins = _as_list(inputs)
+    for t in ins:
+        if not t._rg:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    nodes, grads = _roots(outs, _as_list(grad_outputs), create_graph)
+    targets: list[Node] = [
+        t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in ins
+    ]
+    keep = create_graph if retain_graph is None else retain_graph
+    found = engine.run(nodes, grads, keep, create_graph, capture=targets)
+    assert found is not None
+    results: list[Tensor | None] = []
+    for t, g in zip(ins, found):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior."
+                )
+            results.append(None)
+        elif isinstance(g, Tensor):
+            results.append(g)
+        else:
+            results.append(Tensor(np.array(g, copy=True)))
+    return tuple(results)

@@ -1,0 +1,176 @@
+"""The backward pass: count dependencies, walk the graph in reverse, accumulate into leaves.
+
+Everything gradients have in common lives here, once: summing a broadcast gradient back to
+the input's shape, casting it to the input's dtype, tensor hooks, ``retain_grad``, adding
+into ``.grad`` in place, and freeing saved tensors unless ``retain_graph`` is set.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .function import AccumulateGrad, Function, Node
+from .grad_mode import state
+from .tensor import Tensor
+
+
+def run(
+    roots: Sequence[Node],
+    grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Node] | None = None,
+) -> list[Any] | None:
+    """Propagate ``grads`` from ``roots``.
+
+    With ``capture`` (``autograd.grad``), return the gradient arriving at each of those
+    nodes and touch no ``.grad``; only nodes that lead to a captured one are run.
+    """
+    dependencies: dict[Node, int] = {}
+    stack = list(set(roots))
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for child in node._next:
+            if child is not None:
+                dependencies[child] = dependencies.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    needed = _leading_to(capture, seen) if capture is not None else None
+    captured: dict[Node, Any] = {}
+
+    buffers: dict[Node, Any] = {}
+    for root, grad in zip(roots, grads):
+        buffers[root] = grad if root not in buffers else buffers[root] + grad
+    ready = [(-r._seq, id(r), r) for r in set(roots) if dependencies.get(r, 0) == 0]
+    heapq.heapify(ready)
+
+    previous = state.grad_enabled
+    state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph
+    try:
+        while ready:
+            node = heapq.heappop(ready)[2]
+            grad = buffers.pop(node, None)
+            if grad is not None and node._hooks:
+                grad = _run_hooks(node._hooks, grad)
+            if needed is not None and node in needed[1]:
+                captured[node] = grad
+            if needed is not None and node not in needed[0]:
+                outputs: Any = ()
+            elif isinstance(node, AccumulateGrad):
+                if grad is not None:
+                    _accumulate(node.variable, grad)
+                outputs = ()
+            elif grad is None:
+                outputs = (None,) * len(node._next)
+            else:
+                assert isinstance(node, Function)
+                outputs = node.backward(grad)
+                if node.arity == 1:
+                    outputs = (outputs,)
+                if not retain_graph:
+                    node.release()
+            for i, child in enumerate(node._next):
+                if child is None:
+                    continue
+                g = outputs[i] if outputs else None
+                if g is not None:
+                    g = _fit(g, node._meta[i], node, i)  # type: ignore[attr-defined]
+                    previous_g = buffers.get(child)
+                    buffers[child] = g if previous_g is None else previous_g + g
+                dependencies[child] -= 1
+                if dependencies[child] == 0:
+                    heapq.heappush(ready, (-child._seq, id(child), child))
+    finally:
+        state.grad_enabled = previous
+    if capture is None:
+        return None
+    return [captured.get(node) for node in capture]
+
+
+def _leading_to(targets: Sequence[Node], graph: set[Node]) -> tuple[set[Node], set[Node]]:
+    """(nodes to run, nodes to capture at): a node runs if a capture target is below it."""
+    target_set = {t for t in targets if t is not None}
+    memo: dict[Node, bool] = {}
+
+    def leads(node: Node) -> bool:
+        if node in memo:
+            return memo[node]
+        memo[node] = False  # graphs are acyclic; this only guards recursion depth games
+        result = any(
+            child is not None and (child in target_set or leads(child)) for child in node._next
+        )
+        memo[node] = result
+        return result
+
+    return {n for n in graph if leads(n)}, target_set
+
+
+def _fit(grad: Any, meta: tuple[tuple[int, ...], np.dtype], node: Node, index: int) -> Any:
+    """Sum a broadcast gradient back to the input's shape and cast it to the input's dtype."""
+    shape, dtype = meta
+    if grad.shape != shape:
+        grad = _sum_to(grad, shape, node, index)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype) if isinstance(grad, np.ndarray) else grad.to(_dtype(dtype))
+    return grad
+
+
+def _sum_to(grad: Any, shape: tuple[int, ...], node: Node, index: int) -> Any:
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1
+    )
+    if lead < 0 or any(s != 1 and grad.shape[lead + i] != s for i, s in enumerate(shape)):
+        raise RuntimeError(
+            f"Function {node.name()} returned an invalid gradient at index {index} - got "
+            f"{list(grad.shape)} but expected shape compatible with {list(shape)}"
+        )
+    if isinstance(grad, np.ndarray):
+        return grad.sum(axis=dims).reshape(shape)
+    return grad.sum(dim=dims, keepdim=True).reshape(shape) if dims else grad.reshape(shape)
+
+
+def _dtype(np_dtype: np.dtype) -> Any:
+    from .dtypes import from_numpy
+
+    return from_numpy(np_dtype)
+
+
+def _as_tensor(grad: Any) -> Tensor:
+    return grad if isinstance(grad, Tensor) else Tensor(grad)
+
+
+def _run_hooks(hooks: list[Any], grad: Any) -> Any:
+    """Tensor hooks see the gradient as a tensor; a returned tensor replaces it."""
+    for hook in list(hooks):
+        result = hook(_as_tensor(grad))
+        if result is not None:
+            if result.shape != grad.shape:
+                raise RuntimeError(
+                    f"hook '{getattr(hook, '__name__', 'hook')}' has changed the size of value"
+                )
+            grad = result if isinstance(grad, Tensor) else result._data
+    return grad
+
+
+def _accumulate(leaf: Tensor, grad: Any) -> None:
+    """Add into ``leaf.grad``: in place normally, so the same object persists; as a new
+    tensor under ``create_graph``, so the sum itself is recorded."""
+    if leaf._hooks:
+        grad = _run_hooks(leaf._hooks, grad)
+    if leaf._grad is None:
+        if isinstance(grad, Tensor):
+            leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())
+        else:
+            leaf._grad = Tensor(np.array(grad, dtype=leaf._data.dtype, copy=True))
+    elif state.grad_enabled:
+        leaf._grad = leaf._grad + grad
+    else:
+        np.add(leaf._grad._data, grad, out=leaf._grad._data)
+        leaf._grad._version[0] += 1

@@ -1,0 +1,180 @@
+"""Graph nodes: the base class every op derives from, saved tensors, and AccumulateGrad.
+
+An op is one subclass with ``forward`` (numpy in, numpy out) beside ``backward`` (one gradient
+per input). ``Function.apply`` runs the forward and, when grad mode is on and an input requires
+grad, records the node: its edges to the inputs' nodes, the inputs' shapes and dtypes (so the
+engine can sum broadcast gradients back and cast them), and the tensors it saved.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .grad_mode import state
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_sequence = itertools.count()
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward."
+)
+INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`."
+)
+
+
+class Node:
+    """What every graph node shares: a name, edges, hooks and an order for the engine."""
+
+    __slots__ = ("_next", "_seq", "_hooks", "__weakref__")
+    node_name = "Node"
+
+    def name(self) -> str:
+        return self.node_name
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        return tuple((node, 0) for node in self._next)
+
+    def __repr__(self) -> str:
+        return f"<{self.node_name} object at {id(self):#x}>"
+
+
+class Function(Node):
+    """Base of every op. Subclasses set ``arity`` and ``node_name`` and define both passes."""
+
+    __slots__ = ("_meta", "_saved", "_released", "needs_input_grad")
+    arity = 1
+    saves: tuple[int, ...] = ()  # the inputs backward needs
+    save_result = False  # whether backward needs the result
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` on the first ``arity`` args (tensors) and the rest (parameters)."""
+        from .tensor import Tensor
+
+        node = cls()
+        inputs = args[: cls.arity]
+        out = node.forward(*[t._data for t in inputs], *args[cls.arity :])
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        result = Tensor(out)
+        if state.grad_enabled and any(t._rg for t in inputs):
+            node.needs_input_grad = tuple(t._rg for t in inputs)
+            node._next = tuple(t._node() for t in inputs)
+            node._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
+            node._seq = next(_sequence)
+            node._hooks = None
+            node._released = False
+            node._saved = None
+            for i in node.saved_inputs():
+                node.save(i, inputs[i])
+            if cls.save_result:
+                node.save(cls.arity, result)
+            result._rg = True
+            result.grad_fn = node
+        return result
+
+    def saved_inputs(self) -> tuple[int, ...]:
+        """Positions of the inputs to save; ops whose needs depend on ``needs_input_grad``
+        override this, because torch saves an operand only when a gradient uses it."""
+        return self.saves
+
+    # -- saved tensors ---------------------------------------------------------------------
+    def save(self, slot: int, tensor: Tensor) -> None:
+        """Keep ``tensor`` for backward, with its version so later in-place edits are caught."""
+        if tensor._inference:
+            raise RuntimeError(INFERENCE_SAVED)
+        is_result = slot == self.arity
+        entry = (slot, None if is_result else tensor, tensor._data, tensor._version)
+        entry += (tensor._version[0],)
+        if self._saved is None:
+            self._saved = [entry]
+        else:
+            self._saved.append(entry)
+
+    def saved(self) -> list[Any]:
+        """One value per input slot plus the result (None where nothing was saved).
+
+        Arrays normally; tensors when grad mode is on during backward (``create_graph``), so
+        the backward formulas themselves are recorded for higher-order gradients.
+        """
+        if self._released:
+            raise RuntimeError(SECOND_BACKWARD)
+        from .tensor import Tensor
+
+        graph = state.grad_enabled
+        values: list[Any] = [None] * (self.arity + 1)
+        for slot, tensor, data, box, version in self._saved or ():
+            if box[0] != version:
+                raise RuntimeError(_version_error(data, self, box[0], version, tensor is None))
+            if not graph:
+                values[slot] = data
+            elif tensor is None:  # our own result: a tensor whose grad_fn is this node
+                values[slot] = Tensor(data, True, self)
+            else:
+                values[slot] = tensor
+        return values
+
+    def release(self) -> None:
+        """Free saved tensors after a backward without ``retain_graph``."""
+        if self._saved is not None:
+            self._saved = None
+            self._released = True
+
+    def forward(self, *args: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: Any) -> Any:
+        """One gradient per input, or None where that input needs none."""
+        raise NotImplementedError
+
+
+def _version_error(data: np.ndarray, node: Node, now: int, expected: int, is_result: bool) -> str:
+    kind = {np.float32: "FloatTensor", np.float64: "DoubleTensor"}.get(data.dtype.type, "Tensor")
+    shape = ", ".join(str(s) for s in data.shape)
+    origin = f", which is output 0 of {node.node_name}," if is_result else ""
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [torch.{kind} [{shape}]]{origin} is at version {now}; expected version "
+        f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
+        "to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+    )
+
+
+class AccumulateGrad(Node):
+    """The node a leaf shows in ``next_functions``; the engine adds gradients into ``.grad``."""
+
+    __slots__ = ("variable",)
+    node_name = "AccumulateGrad"
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self._next = ()
+        self._seq = float("inf")  # torch runs leaves as soon as they are ready
+        self._hooks = None
+
+    @staticmethod
+    def of(tensor: Tensor) -> AccumulateGrad:
+        """The leaf's node, shared by every graph that uses the leaf while it lives."""
+        node = tensor._acc() if tensor._acc is not None else None
+        if node is None:
+            node = AccumulateGrad(tensor)
+            tensor._acc = weakref.ref(node)
+        return node

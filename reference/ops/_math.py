@@ -1,0 +1,45 @@
+"""Helpers that backward formulas use on arrays and on tensors alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray)
+
+
+def expand(g: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast ``g`` to ``shape`` (a read-only view for arrays)."""
+    return np.broadcast_to(g, shape) if is_array(g) else g.expand(*shape)
+
+
+def swap(g: Any, d0: int, d1: int) -> Any:
+    return g.swapaxes(d0, d1) if is_array(g) else g.transpose(d0, d1)
+
+
+def log(x: Any) -> Any:
+    return np.log(x) if is_array(x) else x.log()
+
+
+def keepdim_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
+    """``dim`` as a sorted tuple of non-negative axes; None means all of them."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    rank = max(ndim, 1)
+    out = []
+    for d in dims:
+        if not -rank <= d < rank:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
+                f"but got {d})"
+            )
+        out.append(d % rank)
+    return tuple(sorted(set(out)))

@@ -1,0 +1,132 @@
+"""Elementwise binary ops. Broadcasting is undone by the engine, not here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ._math import log
+
+
+class Add(Function):
+    arity = 2
+    node_name = "AddBackward0"
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        return g, g
+
+
+class Sub(Function):
+    arity = 2
+    node_name = "SubBackward0"
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Rsub(Function):
+    """``scalar - tensor``: torch records it as its own node."""
+
+    arity = 2
+    node_name = "RsubBackward1"
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return b - a
+
+    def backward(self, g: Any) -> tuple[Any, None]:
+        return -g, None
+
+
+class Mul(Function):
+    arity = 2
+    node_name = "MulBackward0"
+
+    def saved_inputs(self) -> tuple[int, ...]:
+        need_a, need_b = self.needs_input_grad
+        return (1,) * need_a + (0,) * need_b
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        a, b, _ = self.saved()
+        need_a, need_b = self.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(Function):
+    arity = 2
+    node_name = "DivBackward0"
+
+    def saved_inputs(self) -> tuple[int, ...]:
+        need_a, need_b = self.needs_input_grad
+        return (1,) + (0,) * need_b
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a / b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        a, b, _ = self.saved()
+        need_a, need_b = self.needs_input_grad
+        return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
+
+
+class Pow(Function):
+    """``tensor ** number``."""
+
+    node_name = "PowBackward0"
+    saves = (0,)
+
+    def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, g: Any) -> Any:
+        a, _ = self.saved()
+        p = self.exponent
+        if p == 0:
+            return g * 0
+        return g * p * a ** (p - 1)
+
+
+class PowTensor(Function):
+    """``tensor ** tensor``."""
+
+    arity = 2
+    node_name = "PowBackward1"
+    save_result = True
+    saves = (0, 1)
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a**b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        a, b, result = self.saved()
+        need_a, need_b = self.needs_input_grad
+        grad_a = g * b * a ** (b - 1) if need_a else None
+        grad_b = g * result * log(a) if need_b else None
+        return grad_a, grad_b
+
+
+class RPow(Function):
+    """``number ** tensor``."""
+
+    node_name = "PowBackward2"
+    save_result = True
+
+    def forward(self, a: np.ndarray, base: float) -> np.ndarray:
+        self.log_base = math.log(base) if base > 0 else math.nan
+        return np.power(base, a, dtype=a.dtype) if a.dtype.kind == "f" else base**a
+
+    def backward(self, g: Any) -> Any:
+        (_, result) = self.saved()
+        return g * result * self.log_base

@@ -1,0 +1,138 @@
+"""Ops that change the shape or select part of a tensor. Their results are views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ._math import swap
+
+
+class View(Function):
+    node_name = "ViewBackward0"
+
+    def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g: Any) -> Any:
+        return g.reshape(self.shape)
+
+
+class UnsafeView(View):
+    """What ``reshape`` records after it had to copy a non-contiguous input."""
+
+    node_name = "UnsafeViewBackward0"
+
+
+class Transpose(Function):
+    node_name = "TransposeBackward0"
+
+    def forward(self, a: np.ndarray, d0: int, d1: int) -> np.ndarray:
+        self.d0, self.d1 = d0, d1
+        return a.swapaxes(d0, d1)
+
+    def backward(self, g: Any) -> Any:
+        return swap(g, self.d0, self.d1)
+
+
+class T(Function):
+    """``t()``: transpose of a matrix (a vector or scalar is returned as it is)."""
+
+    node_name = "TBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a.T
+
+    def backward(self, g: Any) -> Any:
+        return g.T if g.ndim == 2 else g
+
+
+class Permute(Function):
+    """``.T``: reverses every dimension."""
+
+    node_name = "PermuteBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a.transpose()
+
+    def backward(self, g: Any) -> Any:
+        return g.transpose() if isinstance(g, np.ndarray) else g.T
+
+
+class Expand(Function):
+    node_name = "ExpandBackward0"
+
+    def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(a, shape)
+
+    def backward(self, g: Any) -> Any:
+        return g  # the engine sums it back to the input's shape
+
+
+class Alias(Function):
+    node_name = "AliasBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a[...]
+
+    def backward(self, g: Any) -> Any:
+        return g
+
+
+class Unsqueeze(Function):
+    node_name = "UnsqueezeBackward0"
+
+    def forward(self, a: np.ndarray, dim: int) -> np.ndarray:
+        self.shape = a.shape
+        return np.expand_dims(a, dim)
+
+    def backward(self, g: Any) -> Any:
+        return g.reshape(self.shape)
+
+
+class Squeeze(Unsqueeze):
+    node_name = "SqueezeBackward4"
+
+    def forward(self, a: np.ndarray, dim: int) -> np.ndarray:
+        self.shape = a.shape
+        return a.squeeze(dim) if a.shape[dim] == 1 else a[...]
+
+
+class Index(Function):
+    """Selecting with an integer (``SelectBackward0``) or a slice (``SliceBackward0``)
+    along one dimension; torch records one node per indexed dimension."""
+
+    node_name = "SliceBackward0"
+
+    def forward(self, a: np.ndarray, key: tuple[Any, ...]) -> np.ndarray:
+        self.shape, self.key, self.dtype = a.shape, key, a.dtype
+        return a[key]
+
+    def backward(self, g: Any) -> Any:
+        if isinstance(g, np.ndarray):
+            out = np.zeros(self.shape, dtype=g.dtype)
+            out[self.key] = g
+            return out
+        return IndexBackward.apply(g, self.shape, self.key)
+
+
+class Select(Index):
+    node_name = "SelectBackward0"
+
+
+class IndexBackward(Function):
+    """Scatters a gradient into zeros; recorded only for higher-order gradients."""
+
+    node_name = "IndexBackwardBackward0"
+
+    def forward(self, g: np.ndarray, shape: tuple[int, ...], key: tuple[Any, ...]) -> np.ndarray:
+        self.key = key
+        out = np.zeros(shape, dtype=g.dtype)
+        out[key] = g
+        return out
+
+    def backward(self, gg: Any) -> Any:
+        return gg[self.key] if isinstance(gg, np.ndarray) else Index.apply(gg, self.key)

@@ -1,0 +1,132 @@
+"""Elementwise unary ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+
+
+class Neg(Function):
+    node_name = "NegBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, g: Any) -> Any:
+        return -g
+
+
+class Exp(Function):
+    node_name = "ExpBackward0"
+    save_result = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.exp(a)
+
+    def backward(self, g: Any) -> Any:
+        _, result = self.saved()
+        return g * result
+
+
+class Log(Function):
+    node_name = "LogBackward0"
+    saves = (0,)
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.log(a)
+
+    def backward(self, g: Any) -> Any:
+        a, _ = self.saved()
+        return g / a
+
+
+class Tanh(Function):
+    node_name = "TanhBackward0"
+    save_result = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.tanh(a)
+
+    def backward(self, g: Any) -> Any:
+        _, result = self.saved()
+        return g * (1 - result * result)
+
+
+class Sigmoid(Function):
+    node_name = "SigmoidBackward0"
+    save_result = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        # split by sign so that neither branch overflows
+        out = np.empty_like(a)
+        pos = a >= 0
+        out[pos] = 1 / (1 + np.exp(-a[pos]))
+        e = np.exp(a[~pos])
+        out[~pos] = e / (1 + e)
+        return out
+
+    def backward(self, g: Any) -> Any:
+        _, result = self.saved()
+        return g * result * (1 - result)
+
+
+class Relu(Function):
+    node_name = "ReluBackward0"
+    save_result = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.maximum(a, 0, dtype=a.dtype)
+
+    def backward(self, g: Any) -> Any:
+        _, result = self.saved()
+        data = result if isinstance(result, np.ndarray) else result._data
+        return g * (data > 0).astype(data.dtype)
+
+
+class Reciprocal(Function):
+    node_name = "ReciprocalBackward0"
+    save_result = True
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 1 / a
+
+    def backward(self, g: Any) -> Any:
+        _, result = self.saved()
+        return -g * result * result
+
+
+class ToCopy(Function):
+    """A dtype conversion; the gradient goes back in the input's dtype (the engine casts)."""
+
+    node_name = "ToCopyBackward0"
+
+    def forward(self, a: np.ndarray, np_dtype: np.dtype) -> np.ndarray:
+        return a.astype(np_dtype)
+
+    def backward(self, g: Any) -> Any:
+        return g
+
+
+class Clone(Function):
+    node_name = "CloneBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a.copy()
+
+    def backward(self, g: Any) -> Any:
+        return g
+
+
+class Zero(Function):
+    """``zero_()`` on a tensor in the graph: what flowed in no longer matters."""
+
+    node_name = "ZeroBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.zeros_like(a)
+
+    def backward(self, g: Any) -> Any:
+        return g * 0

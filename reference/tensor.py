@@ -1,0 +1,315 @@
+"""The Tensor: a numpy array plus the autograd state torch keeps beside it.
+
+Operators and methods are thin: they pick the op class and call ``Op.apply``. Everything
+about gradients lives in ``function.py`` (recording) and ``engine.py`` (running backward).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .dtypes import dtype as DType
+from .function import AccumulateGrad, Node
+from .grad_mode import state
+from .tensor_ops import TensorOps
+
+NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
+    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
+    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information."
+)
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+NON_LEAF_FLAG = (
+    "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+    "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+)
+
+
+class Size(tuple):
+    """A shape; prints as ``torch.Size([2, 2])``."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list[Callable[..., Any]], hook: Callable[..., Any]) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor(TensorOps):
+    """An n-dimensional array that records the operations applied to it."""
+
+    __slots__ = (
+        "_data",  # the numpy array
+        "_rg",  # requires_grad
+        "grad_fn",  # the Function that made it, None for a leaf
+        "_grad",
+        "_retains_grad",
+        "_version",  # [count], shared with views and detach(), so edits through them count
+        "_hooks",  # a leaf's tensor hooks (a non-leaf keeps them on its grad_fn)
+        "_acc",  # weakref to the leaf's AccumulateGrad node
+        "_inference",
+        "_is_view",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # numpy defers to our reflected operators
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        requires_grad: bool = False,
+        grad_fn: Node | None = None,
+        version: list[int] | None = None,
+        is_view: bool = False,
+    ) -> None:
+        self._data = data
+        self._rg = requires_grad
+        self.grad_fn = grad_fn
+        self._grad: Tensor | None = None
+        self._retains_grad = False
+        self._version = [0] if version is None else version
+        self._hooks: list[Callable[..., Any]] | None = None
+        self._acc = None
+        self._inference = state.inference
+        self._is_view = is_view
+
+    # -- autograd state --------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(NON_LEAF_FLAG)
+            return self
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if requires_grad and self._inference and not state.inference:
+            raise RuntimeError(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                "allowed."
+            )
+        self._rg = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got {value!r}")
+            if value.shape != self.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value.dtype is not self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Ask backward to fill ``.grad`` on this non-leaf too (a no-op on leaves)."""
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self._retains_grad:
+            self._retains_grad = True
+            node = self.grad_fn
+            if node._hooks is None:
+                node._hooks = []
+            node._hooks.append(_RetainGrad(self))
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a result replaces it."""
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self.grad_fn
+            if node._hooks is None:
+                node._hooks = []
+            hooks = node._hooks
+        # tensor hooks run before retain_grad's, whatever the order of registration
+        position = next(
+            (i for i, h in enumerate(hooks) if isinstance(h, _RetainGrad)),
+            len(hooks),
+        )
+        hooks.insert(position, hook)
+        return RemovableHandle(hooks, hook)
+
+    def _node(self) -> Node | None:
+        """The node a consumer's edge points to: grad_fn, the leaf's accumulator, or None."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if self._rg:
+            return AccumulateGrad.of(self)
+        return None
+
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph; edits through either side are seen by both."""
+        return Tensor(self._data, version=self._version)
+
+    def detach_(self) -> Tensor:
+        if self._is_view:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients."
+            )
+        self.grad_fn = None
+        self._rg = False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage with no autograd history and its own version counter."""
+        return Tensor(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    @property
+    def _version_count(self) -> int:
+        return self._version[0]
+
+    # -- metadata and conversion -----------------------------------------------------------
+    @property
+    def dtype(self) -> DType:
+        return dtypes.from_numpy(self._data.dtype)
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndim = property(dim)
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def numpy(self) -> np.ndarray:
+        if self._rg:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._data
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __repr__(self) -> str:
+        from .printing import format_tensor
+
+        extras = []
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.node_name}>")
+        elif self._rg:
+            extras.append("requires_grad=True")
+        return format_tensor(self._data, self.dtype.name, extras)
+
+    __str__ = __repr__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class _RetainGrad:
+    """The hook ``retain_grad`` installs: it stores the gradient in the tensor's ``.grad``."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor) -> None:
+        import weakref
+
+        self.tensor = weakref.ref(tensor)
+
+    def __call__(self, grad: Tensor) -> None:
+        tensor = self.tensor()
+        if tensor is None:
+            return
+        if tensor._grad is None:
+            tensor._grad = Tensor(grad._data.copy()) if grad.grad_fn is None else grad * 1
+        elif state.grad_enabled:
+            tensor._grad = tensor._grad + grad
+        else:
+            np.add(tensor._grad._data, grad._data, out=tensor._grad._data)

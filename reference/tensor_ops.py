@@ -1,0 +1,344 @@
+"""Tensor's math: operators and methods, each a thin call into one op class.
+
+Kept apart from ``tensor.py`` (the autograd state) so each file has one job. The only logic
+here is choosing the op and the result dtype the way torch does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import dtypes
+from .grad_mode import state
+from .ops import arithmetic as ar
+from .ops import reduction, unary
+from .ops import shape as shape_ops
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+def _tensor_type() -> type:
+    from .tensor import Tensor
+
+    return Tensor
+
+
+def _tier(t: Tensor) -> int:
+    return 1 if t._data.ndim == 0 else 0
+
+
+def _operands(a: Tensor, b: Any) -> tuple[Tensor, Tensor, np.dtype | None]:
+    """``b`` as a tensor, and the dtype torch gives the result when numpy might differ."""
+    Tensor = _tensor_type()
+    if isinstance(b, Tensor):
+        if a._data.dtype == b._data.dtype:
+            return a, b, None
+        result = dtypes.promote([(a.dtype, _tier(a)), (b.dtype, _tier(b))])
+        return a, b, result.np
+    if isinstance(b, np.ndarray):  # a constant, e.g. a mask inside a backward formula
+        return _operands(a, Tensor(b))
+    kind = a._data.dtype.kind
+    if kind == "f" and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return a, Tensor(np.asarray(b, dtype=a._data.dtype)), None  # the common case
+    result = dtypes.promote([(a.dtype, _tier(a)), (dtypes.of_scalar(b), 2)])
+    return a, Tensor(np.asarray(b, dtype=result.np)), result.np
+
+
+def _binary(op: Any, a: Tensor, b: Any, true_division: bool = False) -> Tensor:
+    a, b, want = _operands(a, b)
+    if true_division and (want or a._data.dtype).kind != "f":
+        want = dtypes.DEFAULT_FLOAT.np
+    out = op.apply(a, b)
+    if want is not None and out._data.dtype != want:
+        out._data = out._data.astype(want)
+    return out
+
+
+def _floating(t: Tensor) -> Tensor:
+    """Integer inputs to float-only maths become the default float, as in torch."""
+    return t if t._data.dtype.kind == "f" else t.to(dtypes.DEFAULT_FLOAT)
+
+
+class TensorOps:
+    """Operators and math methods of ``Tensor``."""
+
+    __slots__ = ()
+    _data: np.ndarray
+
+    # -- arithmetic ------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(ar.Add, self, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(ar.Sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(ar.Rsub, self, other)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(ar.Mul, self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary(ar.Div, self, other, true_division=True)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _floating(self).reciprocal() * other  # torch records Mul after Reciprocal
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, _tensor_type()):
+            return _binary(ar.PowTensor, self, exponent)
+        if self._data.dtype.kind != "f" and isinstance(exponent, float):
+            return _floating(self) ** exponent
+        return ar.Pow.apply(self, exponent)
+
+    pow = __pow__
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return ar.RPow.apply(_floating(self), base)
+
+    def __neg__(self) -> Tensor:
+        return unary.Neg.apply(self)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        from . import functional
+
+        return functional.matmul(self, other)
+
+    # -- in place --------------------------------------------------------------------------
+    def add_(self, other: Any) -> Tensor:
+        return self._inplace(ar.Add, other)
+
+    def sub_(self, other: Any) -> Tensor:
+        return self._inplace(ar.Sub, other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(ar.Mul, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(ar.Div, other)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+    def zero_(self) -> Tensor:
+        return self._inplace(unary.Zero, None)
+
+    def _inplace(self: Any, op: Any, other: Any) -> Tensor:
+        """Run ``op`` out of place, write the result into this tensor's storage, and, when
+        recording, move this tensor onto the new node (torch's history rebase)."""
+        from .tensor import LEAF_INPLACE, Tensor
+
+        if self._inference and not state.inference:
+            raise RuntimeError(
+                "Inplace update to inference tensor outside InferenceMode is not allowed.You "
+                "can make a clone to get a normal tensor before doing inplace update.See "
+                "https://github.com/pytorch/rfcs/pull/17 for more details."
+            )
+        if op is unary.Zero:
+            operands: tuple[Any, ...] = ()
+            want = None
+        else:
+            _, other_t, want = _operands(self, other)
+            if want is not None and dtypes.from_numpy(want).category > self.dtype.category:
+                raise RuntimeError(
+                    f"result type {_name(want)} can't be cast to the desired output type "
+                    f"{_name(self._data.dtype)}"
+                )
+            operands = (other_t,)
+        record = state.grad_enabled and (self._rg or any(t._rg for t in operands))
+        if record and self.grad_fn is None and self._rg:
+            raise RuntimeError(LEAF_INPLACE)
+        if record and self._is_view:
+            raise NotImplementedError(
+                "reference does not record in-place ops on views of tensors that require "
+                "grad; apply the op to the base tensor or use the out-of-place form"
+            )
+        if record:
+            saves_self = op is ar.Mul and operands[0]._rg
+            before = Tensor(self._data.copy() if saves_self else self._data, self._rg, self.grad_fn)
+            result = op.apply(before, *operands)
+        else:
+            result = op.apply(self, *operands)  # records nothing: see ``record``
+        np.copyto(self._data, result._data, casting="unsafe")
+        self._version[0] += 1
+        if record:
+            self.grad_fn, self._rg = result.grad_fn, True
+        return self
+
+    # -- elementwise -----------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return unary.Exp.apply(_floating(self))
+
+    def log(self) -> Tensor:
+        return unary.Log.apply(_floating(self))
+
+    def tanh(self) -> Tensor:
+        return unary.Tanh.apply(_floating(self))
+
+    def sigmoid(self) -> Tensor:
+        return unary.Sigmoid.apply(_floating(self))
+
+    def relu(self) -> Tensor:
+        return unary.Relu.apply(self)
+
+    def reciprocal(self) -> Tensor:
+        return unary.Reciprocal.apply(_floating(self))
+
+    # -- reductions ------------------------------------------------------------------------
+    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return reduction.reduce("sum", self, dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return reduction.reduce("mean", self, dim, keepdim)
+
+    # -- shape -----------------------------------------------------------------------------
+    def view(self, *sizes: Any) -> Tensor:
+        target = _shape_arg(sizes)
+        try:
+            _as_view(self._data, target)
+        except AttributeError:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+            ) from None
+        return _view_of(self, shape_ops.View.apply(self, target))
+
+    def reshape(self, *sizes: Any) -> Tensor:
+        """A view when the strides allow one, else a copy (recorded as torch records it)."""
+        target = _shape_arg(sizes)
+        try:
+            _as_view(self._data, target)
+        except AttributeError:
+            return shape_ops.UnsafeView.apply(_clone(self), target)
+        return _view_of(self, shape_ops.View.apply(self, target))
+
+    def t(self) -> Tensor:
+        if self._data.ndim > 2:
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D"
+            )
+        return _view_of(self, shape_ops.T.apply(self))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - torch's name
+        return _view_of(self, shape_ops.Permute.apply(self))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return _view_of(self, shape_ops.Transpose.apply(self, dim0, dim1))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        target = _shape_arg(sizes)
+        lead = len(target) - self._data.ndim
+        target = tuple(self._data.shape[i - lead] if s == -1 else s for i, s in enumerate(target))
+        return _view_of(self, shape_ops.Expand.apply(self, target))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _view_of(self, shape_ops.Unsqueeze.apply(self, dim))
+
+    def squeeze(self, dim: int) -> Tensor:
+        return _view_of(self, shape_ops.Squeeze.apply(self, dim))
+
+    def clone(self) -> Tensor:
+        return _clone(self)
+
+    def to(self: Any, dtype: dtypes.dtype) -> Tensor:
+        if dtype.np == self._data.dtype:
+            return self
+        return unary.ToCopy.apply(self, dtype.np)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _index(self, key)
+
+
+def _name(np_dtype: np.dtype) -> str:
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "int64": "Long",
+        "int32": "Int",
+        "bool": "Bool",
+    }[np.dtype(np_dtype).name]
+
+
+def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
+    """``view(2, 2)`` and ``view((2, 2))`` both mean the shape (2, 2)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return tuple(int(s) for s in sizes)
+
+
+def _as_view(data: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
+    """Reshape without copying; AttributeError when the strides need a copy (like torch's
+    view), RuntimeError with torch's text when the sizes do not match."""
+    try:
+        view = data.reshape(target) if data.flags.c_contiguous else data.view()
+    except ValueError:
+        raise RuntimeError(
+            f"shape '{list(target)}' is invalid for input of size {data.size}"
+        ) from None
+    if not data.flags.c_contiguous:
+        try:
+            view.shape = target
+        except ValueError:
+            raise RuntimeError(
+                f"shape '{list(target)}' is invalid for input of size {data.size}"
+            ) from None
+    return view
+
+
+def _view_of(base: Any, result: Tensor) -> Tensor:
+    """Views share storage and the version counter with their base."""
+    result._version = base._version
+    result._is_view = True
+    return result
+
+
+def _clone(t: Any) -> Tensor:
+    return unary.Clone.apply(t)
+
+
+def _index(t: Any, key: Any) -> Tensor:
+    """Basic indexing as torch records it: one Select or Slice node per indexed dimension,
+    where a full ``:`` inside a tuple records nothing."""
+    single = not isinstance(key, tuple)
+    keys = (key,) if single else key
+    for k in keys:
+        if not (k is None or k is Ellipsis or isinstance(k, (int, slice))) or isinstance(k, bool):
+            raise IndexError(
+                f"reference supports indexing with integers, slices, None and "
+                f"... only, got {type(k).__name__}"
+            )
+    specified = sum(1 for k in keys if k is not None and k is not Ellipsis)
+    if specified > t._data.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {t._data.ndim}")
+    out, dim, recorded = t, 0, False
+    for k in keys:
+        if k is Ellipsis:
+            dim += t._data.ndim - specified
+        elif k is None:
+            out, dim, recorded = _view_of(t, shape_ops.Unsqueeze.apply(out, dim)), dim + 1, True
+        elif isinstance(k, slice):
+            size = out._data.shape[dim]
+            if single or k.indices(size) != (0, size, 1):
+                key_ = (slice(None),) * dim + (k,)
+                out, recorded = _view_of(t, shape_ops.Index.apply(out, key_)), True
+            dim += 1
+        else:
+            size = out._data.shape[dim]
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for dimension {dim} with size {size}")
+            key_ = (slice(None),) * dim + (k % size, Ellipsis)
+            out, recorded = _view_of(t, shape_ops.Select.apply(out, key_)), True
+    return out if recorded else _view_of(t, shape_ops.Alias.apply(t))
