@@ -101,7 +101,7 @@ def grad(
     found = engine.run(nodes, grads, keep, create_graph, capture=targets)
     assert found is not None
     results: list[Tensor | None] = []
-    for t, g in zip(ins, found):
+    for g in found:
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
