@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import warnings
 from pathlib import Path
 
 import pytest
 
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed"
+REPO = Path(__file__).resolve().parents[2]
+SEED = Path(os.environ.get("AUTOGRAD_SEED_DIR", REPO.parent / "shared" / "seed"))
 DOCUMENT = SEED / "000_43258ecd882ee7f5.txt"
+
+if not DOCUMENT.exists():
+    if os.environ.get("CI"):
+        raise FileNotFoundError(f"CI must provide the tutorial document at {DOCUMENT}")
+    pytest.skip(
+        f"the tutorial document is not at {DOCUMENT}; set AUTOGRAD_SEED_DIR to its folder",
+        allow_module_level=True,
+    )
 
 # The export skips In[33], yet In[34] printed 3.5 after In[32]'s 1.5: one more
 # ``out.backward()`` of ``x.sum()`` ran in between. We run it explicitly.
