@@ -1,0 +1,1 @@
+"""autograd-conformance: run YAML autograd scenarios on several backends and diff them."""

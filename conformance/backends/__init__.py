@@ -1,0 +1,21 @@
+"""Backends: the libraries under test, behind one small `Backend` protocol."""
+
+from conformance.backends.base import Availability, Backend, Unavailable
+from conformance.backends.registry import (
+    ENTRY_POINT_GROUP,
+    known_backends,
+    plugins,
+    resolve_backend,
+)
+from conformance.backends.torchlike import TorchLike
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Availability",
+    "Backend",
+    "TorchLike",
+    "Unavailable",
+    "known_backends",
+    "plugins",
+    "resolve_backend",
+]

@@ -1,0 +1,110 @@
+"""Turn a backend name from the command line into a `Backend`.
+
+Names: the built-ins (`reference`, `torch-cpu`, `torch-cuda`), `torchlike:MODULE`, plug-ins
+registered under the entry-point group `conformance.backends`, and `package.module:factory`.
+A built-in that cannot run here is `Unavailable` with a reason; a name that resolves to
+nothing is a `UsageError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+from conformance.backends.base import Backend, Unavailable
+from conformance.backends.torchlike import TorchLike
+from conformance.errors import UsageError
+
+ENTRY_POINT_GROUP = "conformance.backends"
+TORCHLIKE_PREFIX = "torchlike:"
+
+
+def _reference() -> Backend:
+    try:
+        import reference
+    except ImportError as exc:
+        return Unavailable("reference", f"cannot import the reference engine: {exc}")
+    return TorchLike(reference, name="reference")
+
+
+def _torch(name: str, device: str | None) -> Backend:
+    if importlib.util.find_spec("torch") is None:
+        return Unavailable(name, "torch is not installed (pip install torch)")
+    import torch
+
+    return TorchLike(torch, device=device, name=name)
+
+
+BUILTINS: dict[str, Callable[[], Backend]] = {
+    "reference": _reference,
+    "torch-cpu": lambda: _torch("torch-cpu", None),
+    "torch-cuda": lambda: _torch("torch-cuda", "cuda"),
+}
+
+
+def plugins() -> dict[str, EntryPoint]:
+    """Backends that installed packages register under `conformance.backends`."""
+    return {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_backends() -> list[str]:
+    """Every name `resolve_backend` knows without a `torchlike:` or `module:factory` form."""
+    return [*BUILTINS, *sorted(set(plugins()) - set(BUILTINS))]
+
+
+def resolve_backend(name: str) -> Backend:
+    """The backend called `name`; raises `UsageError` when the name means nothing."""
+    if name in BUILTINS:
+        return BUILTINS[name]()
+    if name.startswith(TORCHLIKE_PREFIX):
+        module = _import(name, name[len(TORCHLIKE_PREFIX) :])
+        return TorchLike(module, name=name)
+    entry = plugins().get(name)
+    if entry is not None:
+        try:
+            factory = entry.load()
+        except Exception as exc:
+            raise UsageError(f"backend {name}: cannot load plug-in {entry.value}: {exc}") from None
+        return _from_factory(name, factory)
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        factory = getattr(_import(name, module_name), attribute, None)
+        if factory is None:
+            raise UsageError(f"backend {name}: {module_name} has no attribute {attribute!r}")
+        return _from_factory(name, factory)
+    raise UsageError(
+        f"unknown backend {name!r}; expected one of {', '.join(known_backends())}, "
+        f"torchlike:MODULE or package.module:factory"
+    )
+
+
+def _import(name: str, module_name: str) -> ModuleType:
+    # Like other `module:attr` loaders, look in the working directory too, so a module
+    # beside the specs works without installing it.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        raise UsageError(f"backend {name}: cannot import {module_name}: {exc}") from None
+
+
+def _from_factory(name: str, factory: Any) -> Backend:
+    """Accept a factory returning a `Backend`, a Backend itself, or a torch-shaped module."""
+    if isinstance(factory, ModuleType):
+        return TorchLike(factory, name=name)
+    backend = factory() if callable(factory) and not isinstance(factory, Backend) else factory
+    if isinstance(backend, ModuleType):
+        return TorchLike(backend, name=name)
+    if not isinstance(backend, Backend):
+        raise UsageError(
+            f"backend {name}: expected the factory to return a conformance Backend or a "
+            f"torch-shaped module, found {type(backend).__name__}"
+        )
+    return backend

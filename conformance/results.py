@@ -1,0 +1,82 @@
+"""What running one scenario on one backend produced, in a form the CLI, reports and a pytest
+plugin can all use."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from enum import Enum
+
+from conformance.diff import Mismatch
+from conformance.errors import Location
+from conformance.spec.model import Scenario
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    UNSUPPORTED = "unsupported"
+    UNAVAILABLE = "unavailable"
+
+    @property
+    def ok(self) -> bool:
+        """Whether this status lets a run exit with 0 (unsupported/unavailable never fail)."""
+        return self not in (Status.FAIL, Status.ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """An exception a backend raised where the spec did not expect one."""
+
+    where: Location
+    type: str
+    message: str
+    traceback: str
+
+    def headline(self) -> str:
+        return f"{self.where}: {self.type}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Wall-clock seconds of the scenario's steps on re-runs, after `warmup` untimed runs."""
+
+    warmup: int
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    scenario: Scenario
+    backend: str
+    status: Status
+    reason: str = ""
+    mismatches: tuple[Mismatch, ...] = ()
+    error: ErrorInfo | None = None
+    timing: Timing | None = None
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def report(self) -> str:
+        """A readable account: the status line, then every diff or the error."""
+        head = f"{self.status.value.upper()} {self.scenario.id} [{self.backend}]"
+        lines = [f"{head}: {self.scenario.title}"]
+        if self.reason:
+            lines.append(f"  {self.reason}")
+        lines.extend(_indent(mismatch.message()) for mismatch in self.mismatches)
+        if self.error is not None:
+            lines.append(_indent(self.error.headline()))
+            if self.error.traceback:
+                lines.append(_indent(self.error.traceback, "    "))
+        lines.extend(f"  note: {note}" for note in self.notes)
+        lines.extend(f"  warning seen: {warning}" for warning in self.warnings)
+        return "\n".join(lines)
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())

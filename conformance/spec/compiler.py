@@ -1,0 +1,439 @@
+"""Compile statement strings into the instruction set with `ast`, rejecting anything else.
+
+Nothing is ever evaluated here. Each rejection is a `SpecError` that names the real file line,
+even inside a multi-line `|` block, says what was expected and shows the offending line.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from conformance.errors import Location, SpecError
+from conformance.spec import language as L
+
+_RESERVED = (
+    {name for name in L.FUNCTIONS if "." not in name}
+    | L.RANDOM
+    | L.HOOKS
+    | L.BUILTINS
+    | L.GRAD_MODES
+    | set(L.DTYPES)
+    | {"autograd"}
+)
+_CALLABLE = sorted(
+    _RESERVED - set(L.DTYPES) - {"autograd"} | {"autograd.grad", "autograd.backward"}
+)
+_BINARY = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+_IN_PLACE = {ast.Add: "add_", ast.Mult: "mul_"}
+_METHOD_USES = {
+    "register_hook": "hooks",
+    "retain_grad": "retain_grad",
+    "add_": "inplace",
+    "mul_": "inplace",
+    "zero_": "inplace",
+}
+_ATTRIBUTE_USES = {"retains_grad": "retain_grad", "next_functions": "graph_introspection"}
+_DTYPE_USES = {
+    "float64": "float64",
+    "int64": "int_dtypes",
+    "int32": "int_dtypes",
+    "bool": "int_dtypes",
+}
+_BANNED = {
+    ast.Lambda: "lambda is not allowed (a spec is data; hooks are scale(k) or record(name))",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Import: "import is not allowed (a spec is data, not code)",
+    ast.ImportFrom: "import is not allowed (a spec is data, not code)",
+    ast.FunctionDef: "def is not allowed (a spec is data, not code)",
+    ast.AsyncFunctionDef: "def is not allowed (a spec is data, not code)",
+    ast.ClassDef: "class is not allowed (a spec is data, not code)",
+}
+
+
+@dataclass
+class Scope:
+    """What a scenario's earlier steps have bound, and the capabilities its steps use."""
+
+    bound: set[str] = field(default_factory=set)
+    uses: set[str] = field(default_factory=set)
+
+
+def compile_statements(text: str, where: Location, scope: Scope) -> tuple[L.Stmt, ...]:
+    """Compile one or more statements whose first line is at `where`."""
+    compiler = _Compiler(text, where, scope)
+    tree = compiler.parse("exec")
+    assert isinstance(tree, ast.Module)
+    if not tree.body:
+        raise SpecError(where, "expected at least one statement, found an empty string")
+    return tuple(compiler.statement(node) for node in tree.body)
+
+
+def compile_expression(text: str, where: Location, scope: Scope) -> L.Expr:
+    """Compile the single expression of an `expect` step."""
+    compiler = _Compiler(text, where, scope)
+    tree = compiler.parse("eval")
+    assert isinstance(tree, ast.Expression)
+    return compiler.expr(tree.body)
+
+
+class _Compiler:
+    def __init__(self, text: str, where: Location, scope: Scope) -> None:
+        self.text = text
+        self.lines = text.splitlines()
+        self.where = where
+        self.scope = scope
+
+    # --- errors ----------------------------------------------------------------------------
+
+    def _at(self, lineno: int) -> Location:
+        return Location(self.where.path, self.where.line + lineno - 1)
+
+    def error(self, node: ast.AST, problem: str) -> SpecError:
+        lineno = getattr(node, "lineno", 1)
+        shown = self.lines[lineno - 1].strip() if 0 < lineno <= len(self.lines) else ""
+        return SpecError(self._at(lineno), f"{problem}\n    in: {shown}" if shown else problem)
+
+    def parse(self, mode: str) -> ast.AST:
+        try:
+            return ast.parse(self.text, mode=mode)
+        except SyntaxError as exc:
+            lineno = exc.lineno or 1
+            shown = self.lines[lineno - 1].strip() if 0 < lineno <= len(self.lines) else ""
+            what = "an expression" if mode == "eval" else "Python-style statements"
+            raise SpecError(
+                self._at(lineno),
+                f"expected {what}, found a syntax error ({exc.msg})\n    in: {shown}",
+            ) from None
+
+    def banned(self, node: ast.AST) -> SpecError:
+        reason = _BANNED.get(type(node))
+        if reason is None:
+            reason = f"{type(node).__name__} is not part of the spec language"
+        return self.error(node, reason)
+
+    # --- statements ------------------------------------------------------------------------
+
+    def statement(self, node: ast.stmt) -> L.Stmt:
+        line = self._at(node.lineno).line
+        if isinstance(node, ast.Assign):
+            value = self.expr(node.value)
+            targets = tuple(self.target(target) for target in node.targets)
+            return L.Assign(line, targets, value)
+        if isinstance(node, ast.AugAssign):
+            method = _IN_PLACE.get(type(node.op))
+            if method is None:
+                raise self.error(
+                    node, "expected += or *= (in place), found another augmented assignment"
+                )
+            target = node.target
+            if not isinstance(target, (ast.Name, ast.Attribute)):
+                raise self.error(node, "expected a name or attribute before += / *=")
+            compiled = self.expr(target)
+            assert isinstance(compiled, (L.Var, L.GetAttr))
+            self.scope.uses.add("inplace")
+            return L.InPlace(line, compiled, method, self.expr(node.value))
+        if isinstance(node, ast.Expr):
+            return L.Evaluate(line, self.expr(node.value))
+        if isinstance(node, ast.With):
+            modes = tuple(self.grad_mode(item) for item in node.items)
+            return L.WithModes(line, modes, tuple(self.statement(child) for child in node.body))
+        if type(node) in _BANNED:
+            raise self.banned(node)
+        raise self.error(
+            node,
+            f"expected an assignment, += / *=, a call or a `with` grad-mode block, "
+            f"found {_describe(node)}",
+        )
+
+    def grad_mode(self, item: ast.withitem) -> L.GradMode:
+        call = item.context_expr
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id in L.GRAD_MODES
+        ):
+            raise self.error(
+                call,
+                "expected a grad-mode block (with no_grad(), enable_grad(), "
+                "set_grad_enabled(flag) or inference_mode())",
+            )
+        if item.optional_vars is not None:
+            raise self.error(call, "expected `with mode():`, found `with mode() as name:`")
+        if call.keywords or any(isinstance(arg, ast.Starred) for arg in call.args):
+            raise self.error(call, f"{call.func.id}() takes positional arguments only here")
+        if call.func.id == "inference_mode":
+            self.scope.uses.add("inference_mode")
+        return L.GradMode(call.func.id, tuple(self.expr(arg) for arg in call.args))
+
+    def target(self, node: ast.expr) -> L.Target:
+        if isinstance(node, ast.Name):
+            self.check_name(node)
+            if node.id in _RESERVED:
+                raise self.error(
+                    node, f"cannot assign to {node.id!r}: it names a function or dtype"
+                )
+            self.scope.bound.add(node.id)
+            return L.Var(node.id)
+        if isinstance(node, ast.Attribute):
+            self.check_attribute_name(node)
+            if node.attr not in L.SETTABLE_ATTRIBUTES:
+                allowed = ", ".join(sorted(L.SETTABLE_ATTRIBUTES))
+                raise self.error(
+                    node, f"cannot assign to .{node.attr}; assignable attributes are {allowed}"
+                )
+            return L.GetAttr(self.expr(node.value), node.attr)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return L.Unpack(tuple(self.target(item) for item in node.elts))
+        raise self.error(
+            node, f"expected a name, an attribute or a tuple to assign to, found {_describe(node)}"
+        )
+
+    # --- expressions -----------------------------------------------------------------------
+
+    def expr(self, node: ast.expr) -> L.Expr:
+        if isinstance(node, ast.Constant):
+            if node.value is None or isinstance(node.value, (bool, int, float, str)):
+                return L.Const(node.value)
+            raise self.error(node, f"expected a number, bool, None or string, found {node.value!r}")
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.List):
+            return L.ListOf(tuple(self.expr(item) for item in node.elts))
+        if isinstance(node, ast.Tuple):
+            return L.TupleOf(tuple(self.expr(item) for item in node.elts))
+        if isinstance(node, ast.BinOp):
+            op = _BINARY.get(type(node.op))
+            if op is None:
+                raise self.error(
+                    node, "expected one of the operators + - * / ** @, found another operator"
+                )
+            return L.BinOp(op, self.expr(node.left), self.expr(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            operand = self.expr(node.operand)
+            value = operand.value if isinstance(operand, L.Const) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return L.Const(-value)
+            return L.Neg(operand)
+        if isinstance(node, ast.UnaryOp):
+            raise self.error(node, "expected unary minus, found another unary operator")
+        if isinstance(node, ast.Subscript):
+            return L.Index(self.expr(node.value), self.index(node.slice))
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if type(node) in _BANNED:
+            raise self.banned(node)
+        raise self.error(node, f"{_describe(node)} is not part of the spec language")
+
+    def index(self, node: ast.expr) -> L.Expr:
+        if isinstance(node, ast.Slice):
+            return L.SliceOf(
+                *(
+                    None if part is None else self.expr(part)
+                    for part in (node.lower, node.upper, node.step)
+                )
+            )
+        if isinstance(node, ast.Tuple):
+            return L.TupleOf(tuple(self.index(item) for item in node.elts))
+        return self.expr(node)
+
+    def check_name(self, node: ast.Name) -> None:
+        if node.id.startswith("_"):
+            raise self.error(node, f"names starting with '_' are not allowed, found {node.id!r}")
+
+    def check_attribute_name(self, node: ast.Attribute) -> None:
+        if node.attr.startswith("_"):
+            raise self.error(
+                node, f"attributes starting with '_' are not allowed, found .{node.attr}"
+            )
+
+    def name(self, node: ast.Name) -> L.Expr:
+        self.check_name(node)
+        if node.id in self.scope.bound:
+            return L.Var(node.id)
+        dtype = L.DTYPES.get(node.id)
+        if dtype is not None:
+            if dtype in _DTYPE_USES:
+                self.scope.uses.add(_DTYPE_USES[dtype])
+            return L.DType(dtype)
+        if node.id in _RESERVED:
+            raise self.error(node, f"{node.id!r} is a function: call it, as in {node.id}(...)")
+        raise self.error(
+            node,
+            f"unknown name {node.id!r}: expected a name bound by an earlier step or a dtype "
+            f"({', '.join(sorted(L.DTYPES))})",
+        )
+
+    def attribute(self, node: ast.Attribute) -> L.Expr:
+        self.check_attribute_name(node)
+        if node.attr in L.ATTRIBUTES:
+            if node.attr in _ATTRIBUTE_USES:
+                self.scope.uses.add(_ATTRIBUTE_USES[node.attr])
+            return L.GetAttr(self.expr(node.value), node.attr)
+        if node.attr in L.METHODS:
+            raise self.error(node, f".{node.attr} is a method: call it, as in .{node.attr}(...)")
+        raise self.error(
+            node,
+            f"unknown attribute .{node.attr}; expected one of {', '.join(sorted(L.ATTRIBUTES))}",
+        )
+
+    def arguments(self, node: ast.Call) -> tuple[tuple[L.Expr, ...], L.Kwargs]:
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.error(arg, "expected plain arguments, found *args")
+        kwargs = []
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.error(node, "expected plain keyword arguments, found **kwargs")
+            if keyword.arg.startswith("_"):
+                raise self.error(
+                    node, f"keywords starting with '_' are not allowed, found {keyword.arg}"
+                )
+            if keyword.arg == "create_graph" and not (
+                isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+            ):
+                self.scope.uses.add("create_graph")
+            kwargs.append((keyword.arg, self.expr(keyword.value)))
+        return tuple(self.expr(arg) for arg in node.args), tuple(kwargs)
+
+    def call(self, node: ast.Call) -> L.Expr:
+        func = node.func
+        if isinstance(func, ast.Name):
+            return self.function_call(node, func)
+        if isinstance(func, ast.Attribute):
+            self.check_attribute_name(func)
+            receiver = func.value
+            if (
+                isinstance(receiver, ast.Name)
+                and receiver.id == "autograd"
+                and "autograd" not in self.scope.bound
+            ):
+                dotted = f"autograd.{func.attr}"
+                if dotted not in L.FUNCTIONS:
+                    raise self.error(
+                        node,
+                        f"unknown function {dotted}; expected autograd.grad or autograd.backward",
+                    )
+                self.scope.uses.add("autograd_grad")
+                return L.Call(dotted, *self.arguments(node))
+            if func.attr in L.METHODS:
+                if func.attr in _METHOD_USES:
+                    self.scope.uses.add(_METHOD_USES[func.attr])
+                obj = self.expr(receiver)
+                return L.CallMethod(obj, func.attr, *self.arguments(node))
+            if func.attr in L.ATTRIBUTES:
+                raise self.error(
+                    node, f".{func.attr} is an attribute, not a method: drop the parentheses"
+                )
+            raise self.error(
+                node,
+                f"unknown method .{func.attr}(); expected one of {', '.join(sorted(L.METHODS))}",
+            )
+        raise self.error(node, "only named functions and methods can be called")
+
+    def function_call(self, node: ast.Call, func: ast.Name) -> L.Expr:
+        name = func.id
+        self.check_name(func)
+        if name in L.RANDOM:
+            return self.random(node, name)
+        if name in L.HOOKS:
+            return self.hook(node, name)
+        if name == "len":
+            args, kwargs = self.arguments(node)
+            if len(args) != 1 or kwargs:
+                raise self.error(node, "len takes exactly one argument")
+            return L.Len(args[0])
+        if name in L.FUNCTIONS:
+            return L.Call(name, *self.arguments(node))
+        if name in L.GRAD_MODES:
+            raise self.error(node, f"{name}() is only allowed as a block: with {name}(): ...")
+        if name in self.scope.bound:
+            raise self.error(node, f"{name!r} is a value, not a function")
+        raise self.error(node, f"unknown function {name!r}; expected one of {', '.join(_CALLABLE)}")
+
+    def random(self, node: ast.Call, kind: str) -> L.Random:
+        dtype = "float32"
+        requires_grad: L.Expr = L.Const(False)
+        for keyword in node.keywords:
+            if keyword.arg == "dtype":
+                value = keyword.value
+                if not (isinstance(value, ast.Name) and value.id in L.DTYPES):
+                    raise self.error(node, f"{kind}(dtype=...) expects a dtype name")
+                dtype = L.DTYPES[value.id]
+                if dtype in _DTYPE_USES:
+                    self.scope.uses.add(_DTYPE_USES[dtype])
+            elif keyword.arg == "requires_grad":
+                requires_grad = self.expr(keyword.value)
+            else:
+                raise self.error(
+                    node, f"{kind}() takes a shape, dtype= and requires_grad=; found {keyword.arg}="
+                )
+        if dtype not in ("float32", "float64"):
+            raise self.error(
+                node, f"{kind}() draws floating-point values; expected dtype float32 or float64"
+            )
+        args = node.args
+        if any(isinstance(arg, ast.Starred) for arg in args):
+            raise self.error(node, "expected plain arguments, found *args")
+        return L.Random(kind, tuple(self.expr(arg) for arg in args), dtype, requires_grad)
+
+    def hook(self, node: ast.Call, kind: str) -> L.Hook:
+        if len(node.args) != 1 or node.keywords:
+            raise self.error(node, f"{kind} takes exactly one argument")
+        (arg,) = node.args
+        if kind == "scale":
+            return L.Hook(kind, self.expr(arg))
+        if isinstance(arg, ast.Name):
+            self.check_name(arg)
+            name = arg.id
+        elif isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            name = arg.value
+        else:
+            raise self.error(node, "record takes the name of the list to append to")
+        if name in _RESERVED or not name.isidentifier() or name.startswith("_"):
+            raise self.error(node, f"record({name!r}): expected a plain variable name")
+        self.scope.bound.add(name)
+        self.scope.uses.add("hooks")
+        return L.Hook(kind, L.Const(name))
+
+
+def _describe(node: ast.AST) -> str:
+    """A reader's name for an ast node: 'a for statement', 'a comparison'."""
+    names = {
+        "For": "a for loop",
+        "While": "a while loop",
+        "If": "an if statement",
+        "Try": "a try statement",
+        "Return": "a return statement",
+        "Delete": "a del statement",
+        "Global": "a global statement",
+        "Nonlocal": "a nonlocal statement",
+        "Assert": "an assert statement",
+        "Raise": "a raise statement",
+        "Pass": "a pass statement",
+        "AnnAssign": "an annotated assignment",
+        "Compare": "a comparison",
+        "BoolOp": "and/or",
+        "IfExp": "a conditional expression",
+        "Dict": "a dict",
+        "Set": "a set",
+        "JoinedStr": "an f-string",
+        "NamedExpr": "an assignment expression (:=)",
+        "Starred": "a starred expression",
+        "Subscript": "an index assignment",
+        "Await": "await",
+        "Yield": "yield",
+    }
+    return names.get(type(node).__name__, f"a {type(node).__name__} node")

@@ -1,0 +1,285 @@
+"""The spec language: its vocabulary and the instruction set that statements compile to.
+
+Instructions are plain frozen data. `conformance.interpreter` gives them meaning on a backend;
+nothing here can run code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+# Module-level functions a backend is asked to call by name.
+FUNCTIONS = frozenset(
+    {
+        "tensor",
+        "ones",
+        "zeros",
+        "ones_like",
+        "zeros_like",
+        "exp",
+        "log",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "matmul",
+        "sum",
+        "mean",
+        "is_grad_enabled",
+        "set_grad_enabled",
+        "autograd.grad",
+        "autograd.backward",
+    }
+)
+# Functions the harness implements itself, so every backend sees the same thing.
+RANDOM = frozenset({"randn", "rand"})
+HOOKS = frozenset({"scale", "record"})
+BUILTINS = frozenset({"len"})
+# Context managers; only `with` may use them (set_grad_enabled is also a plain function).
+GRAD_MODES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "inference_mode"})
+
+METHODS = frozenset(
+    {
+        "backward",
+        "retain_grad",
+        "detach",
+        "detach_",
+        "requires_grad_",
+        "register_hook",
+        "zero_",
+        "add_",
+        "mul_",
+        "item",
+        "tolist",
+        "size",
+        "dim",
+        "view",
+        "reshape",
+        "t",
+        "transpose",
+        "sum",
+        "mean",
+        "exp",
+        "log",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "pow",
+        "remove",
+        "name",
+    }
+)
+ATTRIBUTES = frozenset(
+    {
+        "grad",
+        "data",
+        "requires_grad",
+        "is_leaf",
+        "grad_fn",
+        "retains_grad",
+        "shape",
+        "dtype",
+        "T",
+        "next_functions",
+    }
+)
+SETTABLE_ATTRIBUTES = frozenset({"grad", "data", "requires_grad"})
+
+# Spellings a spec may use, mapped to the canonical dtype name.
+DTYPES = {
+    "float32": "float32",
+    "float": "float32",
+    "float64": "float64",
+    "double": "float64",
+    "int64": "int64",
+    "long": "int64",
+    "int32": "int32",
+    "bool": "bool",
+}
+
+CAPABILITIES = {
+    "float64": "double-precision tensors",
+    "int_dtypes": "integer and bool tensors",
+    "inference_mode": "inference_mode and inference tensors",
+    "hooks": "register_hook on tensors",
+    "retain_grad": "retain_grad() / retains_grad on non-leaves",
+    "create_graph": "higher-order gradients through create_graph=True",
+    "autograd_grad": "autograd.grad and autograd.backward",
+    "inplace": "add_, mul_, zero_, +=, *= on tensors",
+    "version_counter": "errors for in-place changes to tensors saved for backward",
+    "graph_introspection": "grad_fn.next_functions and AccumulateGrad nodes",
+}
+
+BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "@"})
+
+
+# --- expressions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A Python literal: a number, a bool, None or a string."""
+
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A name bound by an earlier step."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DType:
+    """A dtype by its canonical name (`float32`, ...)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    """A list display; it builds a fresh list each time."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TupleOf:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SliceOf:
+    """`a:b:c` inside an index."""
+
+    lower: Expr | None
+    upper: Expr | None
+    step: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    obj: Expr
+    key: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttr:
+    obj: Expr
+    name: str
+
+
+Kwargs: TypeAlias = "tuple[tuple[str, Expr], ...]"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call of a backend's module-level function, by dotted name (`autograd.grad`)."""
+
+    func: str
+    args: tuple[Expr, ...]
+    kwargs: Kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class CallMethod:
+    obj: Expr
+    name: str
+    args: tuple[Expr, ...]
+    kwargs: Kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class Random:
+    """`randn`/`rand`: drawn from the harness's seeded numpy generator, then handed over."""
+
+    kind: str
+    shape: tuple[Expr, ...]
+    dtype: str
+    requires_grad: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """`scale(k)` (the hook returns grad * k) or `record(name)` (it appends to a list)."""
+
+    kind: str
+    arg: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Len:
+    arg: Expr
+
+
+Expr: TypeAlias = (
+    "Const | Var | DType | ListOf | TupleOf | SliceOf | BinOp | Neg | Index | GetAttr | Call"
+    " | CallMethod | Random | Hook | Len"
+)
+
+
+# --- statements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unpack:
+    """`a, b = ...`: an assignment target that unpacks."""
+
+    targets: tuple[Target, ...]
+
+
+Target: TypeAlias = "Var | GetAttr | Unpack"
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    line: int
+    targets: tuple[Target, ...]
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class InPlace:
+    """`x += v` / `x *= v`: calls `add_`/`mul_` and binds the result, as Python does."""
+
+    line: int
+    target: Var | GetAttr
+    method: str
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluate:
+    """An expression evaluated for its effect (`z.backward()`)."""
+
+    line: int
+    expr: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class GradMode:
+    kind: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WithModes:
+    line: int
+    modes: tuple[GradMode, ...]
+    body: tuple[Stmt, ...]
+
+
+Stmt: TypeAlias = "Assign | InPlace | Evaluate | WithModes"

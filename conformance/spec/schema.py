@@ -1,0 +1,318 @@
+"""Validate a spec's YAML against the format in specs/README.md and build a `Scenario`.
+
+Every key is checked for presence, type and spelling; unknown keys are errors so that a typo
+never silently weakens a spec.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+from conformance.errors import Location, SpecError
+from conformance.spec import language as L
+from conformance.spec.compiler import Scope, compile_expression, compile_statements
+from conformance.spec.model import Expect, MetaCheck, Pattern, Raises, Run, Scenario, Step, Warns
+from conformance.spec.yamlnodes import Node
+
+FORMAT_VERSION = 1
+_TOP_REQUIRED = ("spec", "id", "title", "tags", "requires", "source", "rationale", "steps")
+_TOP_OPTIONAL = ("seed",)
+_META_KEYS = ("dtype", "shape", "requires_grad", "is_leaf", "grad_fn", "retains_grad", "is_none")
+_EXPECT_KEYS = ("expect", "value", "rtol", "atol", *_META_KEYS, "warns", "match")
+_RAISES_KEYS = ("raises", "match", "run")
+_WARNS_KEYS = ("warns", "match", "run")
+_ID = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+
+T = TypeVar("T")
+
+
+def build_scenario(root: Node) -> Scenario:
+    """Turn the YAML of one spec file into a `Scenario`, or raise the first `SpecError`."""
+    fields = _fields(root, "the spec", _TOP_REQUIRED, _TOP_OPTIONAL)
+    version = _get(fields["spec"], "spec", int)
+    if version != FORMAT_VERSION:
+        raise SpecError(
+            fields["spec"].where,
+            f"spec: expected {FORMAT_VERSION} (the format this harness reads), found {version}",
+        )
+    scenario_id = _get(fields["id"], "id", str)
+    if not _ID.match(scenario_id):
+        raise SpecError(
+            fields["id"].where,
+            "id: expected dotted lowercase words (like tutorial.accumulation), "
+            f"found {scenario_id!r}",
+        )
+    requires = _string_list(fields["requires"], "requires")
+    for name, node in zip(requires, _items(fields["requires"])):
+        if name not in L.CAPABILITIES:
+            raise SpecError(
+                node.where,
+                f"requires: unknown capability {name!r}{_did_you_mean(name, L.CAPABILITIES)}; "
+                f"expected one of {', '.join(L.CAPABILITIES)}",
+            )
+    tags = _string_list(fields["tags"], "tags")
+    for tag, node in zip(tags, _items(fields["tags"])):
+        if not tag or any(char.isspace() for char in tag):
+            raise SpecError(node.where, f"tags: expected single words, found {tag!r}")
+    seed = 0
+    if "seed" in fields:
+        seed = _get(fields["seed"], "seed", int)
+        if seed < 0:
+            raise SpecError(
+                fields["seed"].where, f"seed: expected a non-negative integer, found {seed}"
+            )
+    steps_node = fields["steps"]
+    step_nodes = _items(steps_node, "steps")
+    if not step_nodes:
+        raise SpecError(steps_node.where, "steps: expected at least one step, found an empty list")
+    scope = Scope()
+    steps = tuple(_step(node, index, scope) for index, node in enumerate(step_nodes))
+    return Scenario(
+        id=scenario_id,
+        title=_get(fields["title"], "title", str),
+        tags=tuple(tags),
+        requires=frozenset(requires),
+        uses=frozenset(scope.uses),
+        source=_get(fields["source"], "source", str),
+        rationale=_get(fields["rationale"], "rationale", str),
+        seed=seed,
+        steps=steps,
+        where=fields["id"].where,
+    )
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def _step(node: Node, index: int, scope: Scope) -> Step:
+    if isinstance(node.value, str):
+        return Run(node.where, node.value, _statements(node, f"steps[{index}]", scope))
+    if not isinstance(node.value, dict):
+        raise SpecError(
+            node.where,
+            f"steps[{index}]: expected statements (a string) or a mapping with expect, raises "
+            f"or warns, found {node.kind()}",
+        )
+    keys = node.value
+    if "expect" in keys:
+        return _expect(node, index, scope)
+    if "raises" in keys:
+        fields = _fields(node, f"steps[{index}] (raises)", ("raises", "run"), ("match",))
+        expected = _pattern(fields, "raises", BaseException)
+        body = _statements(fields["run"], f"steps[{index}].run", scope)
+        return Raises(node.where, _get(fields["run"], "run", str), body, expected)
+    if "warns" in keys:
+        fields = _fields(node, f"steps[{index}] (warns)", ("warns", "run"), ("match",))
+        expected = _pattern(fields, "warns", Warning)
+        body = _statements(fields["run"], f"steps[{index}].run", scope)
+        return Warns(node.where, _get(fields["run"], "run", str), body, expected)
+    raise SpecError(
+        node.where,
+        f"steps[{index}]: expected a mapping with one of expect, raises, warns; "
+        f"found the keys {', '.join(keys)}",
+    )
+
+
+def _statements(node: Node, what: str, scope: Scope) -> tuple[L.Stmt, ...]:
+    text = _get(node, what, str)
+    if node.style == ">":
+        raise SpecError(node.where, f"{what}: use a `|` block for several lines, found `>`")
+    return compile_statements(text, node.content_where, scope)
+
+
+def _expect(node: Node, index: int, scope: Scope) -> Expect:
+    what = f"steps[{index}] (expect)"
+    fields = _fields(node, what, ("expect",), _EXPECT_KEYS[1:])
+    expr_node = fields["expect"]
+    source = _get(expr_node, "expect", str)
+    expr = compile_expression(source, expr_node.content_where, scope)
+    meta = tuple(
+        MetaCheck(key, _META_READERS[key](fields[key])) for key in _META_KEYS if key in fields
+    )
+    is_none = next((check.expected for check in meta if check.key == "is_none"), None)
+    if is_none is True and len(fields) > 2 + ("warns" in fields) + ("match" in fields):
+        raise SpecError(
+            node.where,
+            f"{what}: is_none: true leaves nothing else to check; drop the other keys",
+        )
+    if "match" in fields and "warns" not in fields:
+        raise SpecError(fields["match"].where, f"{what}: match needs warns beside it")
+    return Expect(
+        where=expr_node.where,
+        index=index,
+        source=source,
+        expr=expr,
+        pinned="value" in fields,
+        value=_value(fields["value"]) if "value" in fields else None,
+        meta=meta,
+        rtol=_tolerance(fields, "rtol"),
+        atol=_tolerance(fields, "atol"),
+        warns=_pattern(fields, "warns", Warning) if "warns" in fields else None,
+    )
+
+
+def _value(node: Node) -> object:
+    """A pinned value as immutable plain data (lists become tuples); it must be rectangular."""
+    plain = _plain(node)
+    if isinstance(plain, tuple):
+        try:
+            array = np.asarray(plain)
+        except ValueError:
+            array = None
+        if array is None or array.dtype == object:
+            raise SpecError(
+                node.where, "value: expected a number, a boolean or a rectangular nested list"
+            )
+    return plain
+
+
+def _plain(node: Node) -> object:
+    value = node.value
+    if isinstance(value, list):
+        return tuple(_plain(item) for item in value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    raise SpecError(
+        node.where, f"value: expected numbers, booleans or nested lists, found {node.kind()}"
+    )
+
+
+def _tolerance(fields: dict[str, Node], key: str) -> float | None:
+    if key not in fields:
+        return None
+    node = fields[key]
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)) or node.value < 0:
+        raise SpecError(node.where, f"{key}: expected a non-negative number, found {node.kind()}")
+    return float(node.value)
+
+
+def _pattern(fields: dict[str, Node], key: str, base: type[BaseException]) -> Pattern:
+    node = fields[key]
+    name = _get(node, key, str)
+    known = getattr(builtins, name, None)
+    if not (isinstance(known, type) and issubclass(known, base)):
+        choices = [
+            n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, base)
+        ]
+        kind = "a warning category" if base is Warning else "an exception type"
+        raise SpecError(
+            node.where,
+            f"{key}: expected {kind} (like {'UserWarning' if base is Warning else 'RuntimeError'})"
+            f", found {name!r}{_did_you_mean(name, choices)}",
+        )
+    match = None
+    if "match" in fields:
+        text = _get(fields["match"], "match", str)
+        try:
+            match = re.compile(text)
+        except re.error as exc:
+            raise SpecError(
+                fields["match"].where,
+                f"match: expected a regular expression, found {text!r} ({exc})",
+            ) from None
+    return Pattern(name, match)
+
+
+# --- metadata keys ----------------------------------------------------------------------------
+
+
+def _dtype(node: Node) -> str:
+    name = _get(node, "dtype", str)
+    if name not in L.DTYPES:
+        raise SpecError(node.where, f"dtype: expected one of {', '.join(L.DTYPES)}, found {name!r}")
+    return L.DTYPES[name]
+
+
+def _shape(node: Node) -> tuple[int, ...]:
+    dims = [_get(item, "shape", int) for item in _items(node, "shape")]
+    if any(dim < 0 for dim in dims):
+        raise SpecError(node.where, f"shape: expected non-negative sizes, found {dims}")
+    return tuple(dims)
+
+
+def _grad_fn(node: Node) -> str | None:
+    if node.value is None:
+        return None
+    return _get(node, "grad_fn", str)
+
+
+def _flag(key: str) -> Callable[[Node], bool]:
+    return lambda node: _get(node, key, bool)
+
+
+_META_READERS: dict[str, Callable[[Node], object]] = {
+    "dtype": _dtype,
+    "shape": _shape,
+    "grad_fn": _grad_fn,
+    "requires_grad": _flag("requires_grad"),
+    "is_leaf": _flag("is_leaf"),
+    "retains_grad": _flag("retains_grad"),
+    "is_none": _flag("is_none"),
+}
+
+
+# --- field helpers ----------------------------------------------------------------------------
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list"}
+
+
+def _fields(
+    node: Node, what: str, required: tuple[str, ...], optional: tuple[str, ...]
+) -> dict[str, Node]:
+    if not isinstance(node.value, dict):
+        raise SpecError(node.where, f"{what}: expected a mapping, found {node.kind()}")
+    fields: dict[str, Node] = node.value
+    allowed = (*required, *optional)
+    for key, value in fields.items():
+        if key not in allowed:
+            raise SpecError(
+                value.where,
+                f"{what}: unknown key {key!r}{_did_you_mean(key, allowed)}; "
+                f"expected keys are {', '.join(allowed)}",
+            )
+    missing = [key for key in required if key not in fields]
+    if missing:
+        raise SpecError(
+            node.where,
+            f"{what}: missing required key{'s' * (len(missing) > 1)} {', '.join(missing)}",
+        )
+    return fields
+
+
+def _get(node: Node, key: str, kind: type[T]) -> T:
+    value = node.value
+    # bool is an int in Python; a spec's `true` is never an integer.
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise SpecError(node.where, f"{key}: expected {_TYPE_NAMES[kind]}, found {node.kind()}")
+
+
+def _items(node: Node, key: str = "") -> list[Node]:
+    return _get(node, key or "value", list)
+
+
+def _string_list(node: Node, key: str) -> list[str]:
+    return [_get(item, key, str) for item in _items(node, key)]
+
+
+def _did_you_mean(name: str, choices: object) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)  # type: ignore[call-overload]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_unique(scenarios: list[Scenario]) -> None:
+    """Reject two files that claim the same id."""
+    seen: dict[str, Location] = {}
+    for scenario in scenarios:
+        if scenario.id in seen:
+            raise SpecError(
+                scenario.where,
+                f"duplicate id {scenario.id!r}; first defined at {seen[scenario.id]}",
+            )
+        seen[scenario.id] = scenario.where
