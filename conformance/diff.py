@@ -196,7 +196,7 @@ class _Diff:
         at = f"{path}[{', '.join(str(int(i)) for i in worst)}]" if worst else path
         detail = (
             f"{count} of {bad.size} element{'s' * (bad.size != 1)} differ ({rule}); "
-            f"worst at {at}: expected {want[worst]!r}, got {got[worst]!r}"
+            f"worst at {at}: expected {want[worst].item()!r}, got {got[worst].item()!r}"
         )
         return self.mismatch(path, "values differ", _array_text(want), _array_text(got), detail)
 

@@ -29,6 +29,7 @@ from conformance.spec.model import Expect, MetaCheck, Pattern, Raises, Run, Scen
 from conformance.values import DTypeValue, observe, show
 
 _HARNESS = str(Path(__file__).parent)
+_TRACE_FRAMES = 4  # the innermost backend frames: enough to find the bug, short enough to read
 
 
 class ScenarioError(Exception):
@@ -106,11 +107,11 @@ class Interpreter:
 
     def _error_info(self, exc: BaseException) -> ErrorInfo:
         frames = [
-            frame
+            f"{frame.filename}:{frame.lineno} in {frame.name}"
             for frame in traceback.extract_tb(exc.__traceback__)
             if not frame.filename.startswith(_HARNESS)
         ]
-        trace = "".join(traceback.format_list(frames[-6:])).rstrip()
+        trace = "\n".join(frames[-_TRACE_FRAMES:])
         message = str(exc).strip() or repr(exc)
         return ErrorInfo(Location(self.path, self.line), type(exc).__name__, message, trace)
 
@@ -225,7 +226,9 @@ class Interpreter:
         got = "; ".join(_warning_text(w) for _, w in seen) or "no warning"
         self._fail("did not warn as expected", source, expected.describe(), got)
 
-    def _fail(self, problem: str, path: str, expected: str, got: str) -> None:
+    def _fail(self, problem: str, source: str, expected: str, got: str) -> None:
+        lines = source.strip().splitlines()
+        path = lines[0] + (" ..." if len(lines) > 1 else "")
         self.outcome.mismatches.append(Mismatch(self._where(), path, problem, expected, got))
 
     def _report(self, mismatch: Mismatch | None) -> None:

@@ -72,7 +72,8 @@ def show(value: object) -> str:
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
     if isinstance(value, tuple):
-        return f"a sequence of {len(value)}"
+        text = repr(value)
+        return text if len(text) <= 60 else f"a sequence of {len(value)}"
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     return f"{value} ({type(value).__name__})"

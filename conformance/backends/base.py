@@ -43,7 +43,7 @@ class Backend(Protocol):
         ...
 
     def reset(self, seed: int) -> None:
-        """Fresh state before a scenario: grad mode enabled, library RNG seeded."""
+        """Fresh state before a scenario run: grad mode enabled, at least."""
         ...
 
     def tensor(self, data: np.ndarray, dtype: str, requires_grad: bool) -> Any:

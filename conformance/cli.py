@@ -1,0 +1,299 @@
+"""`conformance run | list | show | backends`: the command line over the runner.
+
+Exit codes: 0 when everything ran passes (unsupported and unavailable do not fail a run),
+1 when anything fails or errors, 2 for usage and spec errors, printed without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib.util
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from conformance import render
+from conformance.backends import Backend, known_backends, resolve_backend
+from conformance.errors import SpecError, UsageError
+from conformance.report import build_report, write_report
+from conformance.results import ScenarioResult
+from conformance.runner import Runner, TimingOptions
+from conformance.select import select
+from conformance.spec import find_spec_files, load_specs
+from conformance.spec.model import Expect, Raises, Run, Scenario, Warns
+
+DEFAULT_SPECS = "specs"
+PROGRESS_DELAY_S = 1.0  # a bar appears only on runs long enough to need one
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except (UsageError, SpecError) as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return 2
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def run_command(args: argparse.Namespace) -> int:
+    scenarios = _scenarios(args)
+    backends = _backends(args)
+    runner = Runner(_baseline(args, backends), _timing(args))
+    started = time.perf_counter()
+    with _progress(len(scenarios) * len(backends)) as advance:
+        results = runner.run_all(scenarios, backends, on_result=advance)
+    elapsed = time.perf_counter() - started
+    names = [backend.name for backend in backends]
+    print(render.matrix(results, names))
+    details = render.details(results, backends)
+    if details:
+        print("\n" + details)
+    report = build_report(
+        results,
+        backends,
+        baseline=runner.baseline.name if runner.baseline else None,
+        timing={"warmup": runner.timing.warmup, "repeat": runner.timing.repeat},
+        elapsed=elapsed,
+    )
+    path = write_report(report, Path(args.report_dir))
+    print(f"\nreport: {path}")
+    print(render.summary_line(results, len(backends), elapsed))
+    if args.fail_unavailable and any(not b.availability().available for b in backends):
+        print("conformance: a chosen backend is unavailable (--fail-unavailable)", file=sys.stderr)
+        return 1
+    return _exit_code(results)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    scenarios = _scenarios(args)
+    width = max(len(scenario.id) for scenario in scenarios)
+    for scenario in scenarios:
+        needs = f"  (requires {', '.join(sorted(scenario.needs))})" if scenario.needs else ""
+        print(f"{scenario.id:<{width}}  [{', '.join(scenario.tags)}]{needs}")
+    print(f"{len(scenarios)} scenarios")
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    scenarios = {scenario.id: scenario for scenario in _scenarios(args, filtered=False)}
+    scenario = scenarios.get(args.id)
+    if scenario is None:
+        close = difflib.get_close_matches(args.id, list(scenarios), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"no scenario with id {args.id!r}{hint}")
+    print(_describe(scenario))
+    backends = _backends(args)
+    runner = Runner(_baseline(args, backends), _timing(args))
+    results = runner.run_all([scenario], backends)
+    for result in results:
+        timing = f" (median {render.seconds(result.timing.median)})" if result.timing else ""
+        print(f"\n{result.report()}{timing}")
+    return _exit_code(results)
+
+
+def backends_command(args: argparse.Namespace) -> int:
+    names = list(dict.fromkeys([*known_backends(), *(args.backend or [])]))
+    for name in names:
+        backend = resolve_backend(name)
+        availability = backend.availability()
+        print(f"{name}: {'available' if availability.available else 'unavailable'}")
+        if not availability.available:
+            print(f"  reason: {availability.reason}")
+            continue
+        info = ", ".join(f"{key} {value}" for key, value in backend.info().items())
+        print(f"  {info}")
+        print(f"  capabilities: {', '.join(sorted(backend.capabilities())) or 'none'}")
+    return 0
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _scenarios(args: argparse.Namespace, filtered: bool = True) -> list[Scenario]:
+    patterns = args.spec or [DEFAULT_SPECS]
+    if not args.spec and not Path(DEFAULT_SPECS).is_dir():
+        raise UsageError(f"no {DEFAULT_SPECS}/ folder here; pass --spec PATH_OR_GLOB")
+    scenarios = load_specs(find_spec_files(patterns))
+    if filtered:
+        scenarios = select(scenarios, args.keyword, args.tag or ())
+    if not scenarios:
+        raise UsageError("no scenario matches the given --spec, -k and --tag")
+    return scenarios
+
+
+def _backends(args: argparse.Namespace) -> list[Backend]:
+    names = args.backend
+    if not names:
+        names = ["reference", "torch-cpu"]
+        if importlib.util.find_spec("torch") is None:
+            names = ["reference"]
+            print("torch is not installed: running on reference only", file=sys.stderr)
+    return [resolve_backend(name) for name in dict.fromkeys(names)]
+
+
+def _baseline(args: argparse.Namespace, backends: list[Backend]) -> Backend:
+    """The backend whose values cross-backend checks compare with (see specs/README.md)."""
+    chosen = {backend.name: backend for backend in backends}
+    if args.baseline:
+        baseline = chosen.get(args.baseline) or resolve_backend(args.baseline)
+        if not baseline.availability().available:
+            raise UsageError(
+                f"--baseline {args.baseline} is unavailable: {baseline.availability().reason}"
+            )
+        return baseline
+    torch_cpu = chosen.get("torch-cpu") or resolve_backend("torch-cpu")
+    if torch_cpu.availability().available:
+        return torch_cpu
+    return chosen.get("reference") or resolve_backend("reference")
+
+
+def _timing(args: argparse.Namespace) -> TimingOptions:
+    if args.warmup < 0 or args.repeat < 0:
+        raise UsageError("--warmup and --repeat take counts of zero or more")
+    return TimingOptions(warmup=args.warmup, repeat=args.repeat)
+
+
+def _exit_code(results: Sequence[ScenarioResult]) -> int:
+    return 0 if all(result.status.ok for result in results) else 1
+
+
+class _progress:
+    """A tqdm bar on stderr for long runs at a terminal; a no-op otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self) -> Callable[[ScenarioResult], None]:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total, file=sys.stderr, unit="run", leave=False, delay=PROGRESS_DELAY_S
+            )
+        return self.advance
+
+    def advance(self, result: ScenarioResult) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{result.scenario.id} [{result.backend}]", refresh=False)
+            self.bar.update()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _describe(scenario: Scenario) -> str:
+    """A scenario's metadata and steps, each step with its file:line."""
+    lines = [
+        f"{scenario.id}: {scenario.title}",
+        f"  file: {scenario.where}",
+        f"  source: {scenario.source}",
+        f"  rationale: {scenario.rationale}",
+        f"  tags: {', '.join(scenario.tags)}",
+        f"  requires: {', '.join(sorted(scenario.needs)) or 'nothing'}",
+        "  steps:",
+    ]
+    for step in scenario.steps:
+        if isinstance(step, Run):
+            text = step.source.rstrip()
+        elif isinstance(step, Expect):
+            value = (
+                f" == {step.value!r}"
+                if step.pinned
+                else " (vs baseline)"
+                if step.cross_backend
+                else ""
+            )
+            meta = "".join(f", {check.key}={check.expected!r}" for check in step.meta)
+            text = f"expect {step.source}{value}{meta}"
+        elif isinstance(step, (Raises, Warns)):
+            verb = "raises" if isinstance(step, Raises) else "warns"
+            text = f"{step.source.rstrip()}  # {verb} {step.expected.describe()}"
+        first, *rest = text.splitlines()
+        lines.append(f"    {step.where.line:>4}  {first}")
+        lines.extend(f"          {line}" for line in rest)
+    return "\n".join(lines)
+
+
+# --- arguments -------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="Run YAML autograd scenarios on several backends and diff what they do.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument(
+        "--spec",
+        action="append",
+        metavar="PATH_OR_GLOB",
+        help=f"spec files, folders or globs (default: {DEFAULT_SPECS}/)",
+    )
+    selection.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="only scenarios whose id or tags match, e.g. 'grad and not cuda'",
+    )
+    selection.add_argument("--tag", action="append", help="only scenarios with this tag")
+
+    running = argparse.ArgumentParser(add_help=False)
+    running.add_argument(
+        "--backend",
+        action="append",
+        metavar="NAME",
+        help="reference, torch-cpu, torch-cuda, torchlike:MODULE, a plug-in name or "
+        "package.module:factory (default: reference and torch-cpu)",
+    )
+    running.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="backend whose values unpinned expectations compare with "
+        "(default: torch-cpu when available, else reference)",
+    )
+    running.add_argument("--warmup", type=int, default=1, help="untimed re-runs (default 1)")
+    running.add_argument(
+        "--repeat", type=int, default=5, help="timed re-runs; 0 turns timing off (default 5)"
+    )
+
+    run = commands.add_parser("run", parents=[selection, running], help="run the matrix")
+    run.add_argument(
+        "--report-dir",
+        default="reports",
+        metavar="DIR",
+        help="where the JSON result goes, under DIR/runs/ (default: reports)",
+    )
+    run.add_argument(
+        "--fail-unavailable",
+        action="store_true",
+        help="exit 1 when a chosen backend is unavailable here (for jobs that need a GPU)",
+    )
+    run.set_defaults(command=run_command)
+
+    listing = commands.add_parser("list", parents=[selection], help="list scenarios and tags")
+    listing.set_defaults(command=list_command)
+
+    show = commands.add_parser(
+        "show", parents=[selection, running], help="show a scenario's steps and results"
+    )
+    show.add_argument("id", help="the scenario id")
+    show.set_defaults(command=show_command)
+
+    backends = commands.add_parser("backends", help="list backends and their capabilities")
+    backends.add_argument("--backend", action="append", metavar="NAME", help="also this one")
+    backends.set_defaults(command=backends_command)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

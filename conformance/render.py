@@ -1,0 +1,72 @@
+"""Text the CLI prints: the scenario x backend matrix, the details and the summary line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conformance.backends.base import Backend
+from conformance.report import summarize
+from conformance.results import ScenarioResult, Status
+
+_CELL = {
+    Status.PASS: "pass",
+    Status.FAIL: "FAIL",
+    Status.ERROR: "ERROR",
+    Status.UNSUPPORTED: "unsupported",
+    Status.UNAVAILABLE: "unavailable",
+}
+
+
+def seconds(value: float) -> str:
+    if value < 1e-3:
+        return f"{value * 1e6:.0f}us"
+    if value < 1:
+        return f"{value * 1e3:.2f}ms"
+    return f"{value:.2f}s"
+
+
+def matrix(results: Sequence[ScenarioResult], backends: Sequence[str]) -> str:
+    """One row per scenario, one column per backend: status and median time."""
+    rows: dict[str, dict[str, str]] = {}
+    for result in results:
+        cell = _CELL[result.status]
+        if result.timing is not None:
+            cell = f"{cell} {seconds(result.timing.median):>9}"
+        rows.setdefault(result.scenario.id, {})[result.backend] = cell
+    first = max([len("scenario"), *(len(name) for name in rows)])
+    widths = [
+        max([len(name), *(len(row.get(name, "")) for row in rows.values())]) for name in backends
+    ]
+    header = "  ".join([f"{'scenario':<{first}}", *(f"{n:<{w}}" for n, w in zip(backends, widths))])
+    lines = [header.rstrip()]
+    for scenario_id, row in rows.items():
+        cells = (f"{row.get(name, ''):<{width}}" for name, width in zip(backends, widths))
+        lines.append("  ".join([f"{scenario_id:<{first}}", *cells]).rstrip())
+    return "\n".join(lines)
+
+
+def details(results: Sequence[ScenarioResult], backends: Sequence[Backend]) -> str:
+    """Full reports of failures and errors, then why anything did not run."""
+    sections = [result.report() for result in results if not result.status.ok]
+    unsupported = [
+        f"  {result.scenario.id} [{result.backend}]: {result.reason}"
+        for result in results
+        if result.status is Status.UNSUPPORTED
+    ]
+    if unsupported:
+        sections.append("unsupported (not failures):\n" + "\n".join(unsupported))
+    unavailable = [
+        f"  {backend.name}: {backend.availability().reason}"
+        for backend in backends
+        if not backend.availability().available
+    ]
+    if unavailable:
+        sections.append("unavailable backends (not failures):\n" + "\n".join(unavailable))
+    return "\n\n".join(sections)
+
+
+def summary_line(results: Sequence[ScenarioResult], backends: int, elapsed: float) -> str:
+    counts = summarize(results)
+    scenarios = len({result.scenario.id for result in results})
+    parts = ", ".join(f"{count} {status}" for status, count in counts.items())
+    return f"{scenarios} scenarios x {backends} backends: {parts} in {seconds(elapsed)}"
