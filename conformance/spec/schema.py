@@ -34,13 +34,15 @@ T = TypeVar("T")
 
 def build_scenario(root: Node) -> Scenario:
     """Turn the YAML of one spec file into a `Scenario`, or raise the first `SpecError`."""
+    if isinstance(root.value, dict) and "spec" in root.value:
+        # The version first: another format's keys would otherwise read as mistakes.
+        version = _get(root.value["spec"], "spec", int)
+        if version != FORMAT_VERSION:
+            raise SpecError(
+                root.value["spec"].where,
+                f"spec: expected {FORMAT_VERSION} (the format this harness reads), found {version}",
+            )
     fields = _fields(root, "the spec", _TOP_REQUIRED, _TOP_OPTIONAL)
-    version = _get(fields["spec"], "spec", int)
-    if version != FORMAT_VERSION:
-        raise SpecError(
-            fields["spec"].where,
-            f"spec: expected {FORMAT_VERSION} (the format this harness reads), found {version}",
-        )
     scenario_id = _get(fields["id"], "id", str)
     if not _ID.match(scenario_id):
         raise SpecError(
@@ -112,10 +114,13 @@ def _step(node: Node, index: int, scope: Scope) -> Step:
         expected = _pattern(fields, "warns", Warning)
         body = _statements(fields["run"], f"steps[{index}].run", scope)
         return Warns(node.where, _get(fields["run"], "run", str), body, expected)
+    hint = ""
+    if len(keys) == 1 and not next(iter(keys)).isidentifier():
+        hint = " (YAML reads `a: b` as a mapping: quote a statement holding ': ' or use `|`)"
     raise SpecError(
         node.where,
         f"steps[{index}]: expected a mapping with one of expect, raises, warns; "
-        f"found the keys {', '.join(keys)}",
+        f"found the keys {', '.join(keys)}{hint}",
     )
 
 

@@ -73,7 +73,10 @@ def read_yaml(text: str, path: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = " ".join(part for part in (exc.context, exc.problem) if part)
+        context = exc.context or ""
+        if context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            context += f" (from line {exc.context_mark.line + 1})"
+        problem = ", ".join(part for part in (context, exc.problem) if part)
         raise SpecError(Location(path, line), f"malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise SpecError(Location(path, 1), f"malformed YAML: {exc}") from None
