@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from conformance import render
-from conformance.backends import Backend, known_backends, resolve_backend
+from conformance.backends import (
+    Backend,
+    choose_baseline,
+    default_backend_names,
+    known_backends,
+    resolve_backend,
+)
 from conformance.errors import SpecError, UsageError
 from conformance.report import build_report, write_report
 from conformance.results import ScenarioResult
@@ -44,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
     backends = _backends(args)
-    runner = Runner(_baseline(args, backends), _timing(args))
+    runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
     started = time.perf_counter()
     with _progress(len(scenarios) * len(backends)) as advance:
         results = runner.run_all(scenarios, backends, on_result=advance)
@@ -89,7 +94,7 @@ def show_command(args: argparse.Namespace) -> int:
         raise UsageError(f"no scenario with id {args.id!r}{hint}")
     print(_describe(scenario))
     backends = _backends(args)
-    runner = Runner(_baseline(args, backends), _timing(args))
+    runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
     results = runner.run_all([scenario], backends)
     for result in results:
         timing = f" (median {render.seconds(result.timing.median)})" if result.timing else ""
@@ -130,27 +135,10 @@ def _scenarios(args: argparse.Namespace, filtered: bool = True) -> list[Scenario
 def _backends(args: argparse.Namespace) -> list[Backend]:
     names = args.backend
     if not names:
-        names = ["reference", "torch-cpu"]
-        if importlib.util.find_spec("torch") is None:
-            names = ["reference"]
-            print("torch is not installed: running on reference only", file=sys.stderr)
+        names, note = default_backend_names()
+        if note:
+            print(note, file=sys.stderr)
     return [resolve_backend(name) for name in dict.fromkeys(names)]
-
-
-def _baseline(args: argparse.Namespace, backends: list[Backend]) -> Backend:
-    """The backend whose values cross-backend checks compare with (see specs/README.md)."""
-    chosen = {backend.name: backend for backend in backends}
-    if args.baseline:
-        baseline = chosen.get(args.baseline) or resolve_backend(args.baseline)
-        if not baseline.availability().available:
-            raise UsageError(
-                f"--baseline {args.baseline} is unavailable: {baseline.availability().reason}"
-            )
-        return baseline
-    torch_cpu = chosen.get("torch-cpu") or resolve_backend("torch-cpu")
-    if torch_cpu.availability().available:
-        return torch_cpu
-    return chosen.get("reference") or resolve_backend("reference")
 
 
 def _timing(args: argparse.Namespace) -> TimingOptions:

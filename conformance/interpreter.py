@@ -126,7 +126,7 @@ class Interpreter:
         if not self.checking:
             return
         if step.warns is not None:
-            self._check_warning(step.warns, mark, step.source)
+            self._check_warning(step.where, step.warns, mark, step.source)
         where = self._where()
         if step.pinned:
             self._report(
@@ -202,6 +202,7 @@ class Interpreter:
         except Exception as exc:
             if self.checking and not _matches(step.expected, type(exc), str(exc)):
                 self._fail(
+                    step.where,
                     "raised the wrong exception",
                     step.source,
                     step.expected.describe(),
@@ -209,27 +210,31 @@ class Interpreter:
                 )
             return
         if self.checking:
-            self._fail("raised nothing", step.source, step.expected.describe(), "no exception")
+            self._fail(
+                step.where, "raised nothing", step.source, step.expected.describe(), "no exception"
+            )
 
     def _warns(self, step: Warns) -> None:
         mark = len(self.caught)
         self.body(step.body)
         if self.checking:
-            self._check_warning(step.expected, mark, step.source)
+            self._check_warning(step.where, step.expected, mark, step.source)
 
-    def _check_warning(self, expected: Pattern, mark: int, source: str) -> None:
+    def _check_warning(self, where: Location, expected: Pattern, mark: int, source: str) -> None:
         seen = list(enumerate(self.caught))[mark:]
         for index, warning in seen:
             if _matches(expected, warning.category, str(warning.message)):
                 self.consumed.add(index)
                 return
         got = "; ".join(_warning_text(w) for _, w in seen) or "no warning"
-        self._fail("did not warn as expected", source, expected.describe(), got)
+        self._fail(where, "did not warn as expected", source, expected.describe(), got)
 
-    def _fail(self, problem: str, source: str, expected: str, got: str) -> None:
+    def _fail(self, step: Location, problem: str, source: str, expected: str, got: str) -> None:
+        """A failed raises/warns check, reported at its step with the first line of `run`."""
         lines = source.strip().splitlines()
         path = lines[0] + (" ..." if len(lines) > 1 else "")
-        self.outcome.mismatches.append(Mismatch(self._where(), path, problem, expected, got))
+        where = Where(self.scenario.id, self.backend.name, step)
+        self.outcome.mismatches.append(Mismatch(where, path, problem, expected, got))
 
     def _report(self, mismatch: Mismatch | None) -> None:
         if mismatch is not None:

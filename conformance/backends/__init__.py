@@ -3,6 +3,8 @@
 from conformance.backends.base import Availability, Backend, Unavailable
 from conformance.backends.registry import (
     ENTRY_POINT_GROUP,
+    choose_baseline,
+    default_backend_names,
     known_backends,
     plugins,
     resolve_backend,
@@ -15,6 +17,8 @@ __all__ = [
     "Backend",
     "TorchLike",
     "Unavailable",
+    "choose_baseline",
+    "default_backend_names",
     "known_backends",
     "plugins",
     "resolve_backend",

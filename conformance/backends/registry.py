@@ -58,6 +58,28 @@ def known_backends() -> list[str]:
     return [*BUILTINS, *sorted(set(plugins()) - set(BUILTINS))]
 
 
+def default_backend_names() -> tuple[list[str], str]:
+    """The backends a run uses when none are named, and a note when torch is missing."""
+    if importlib.util.find_spec("torch") is None:
+        return ["reference"], "torch is not installed: running on reference only"
+    return ["reference", "torch-cpu"], ""
+
+
+def choose_baseline(backends: list[Backend], name: str | None = None) -> Backend:
+    """The backend unpinned expectations compare with: `name` when given (it must be
+    available), else torch-cpu when available, else reference. A chosen backend is reused."""
+    chosen = {backend.name: backend for backend in backends}
+    if name:
+        baseline = chosen.get(name) or resolve_backend(name)
+        if not baseline.availability().available:
+            raise UsageError(f"baseline {name} is unavailable: {baseline.availability().reason}")
+        return baseline
+    torch_cpu = chosen.get("torch-cpu") or resolve_backend("torch-cpu")
+    if torch_cpu.availability().available:
+        return torch_cpu
+    return chosen.get("reference") or resolve_backend("reference")
+
+
 def resolve_backend(name: str) -> Backend:
     """The backend called `name`; raises `UsageError` when the name means nothing."""
     if name in BUILTINS:

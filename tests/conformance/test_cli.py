@@ -70,7 +70,7 @@ def test_failures_exit_1(write_spec, tmp_path: Path, capsys: pytest.CaptureFixtu
         (["run", "--backend", "nope"], "unknown backend 'nope'"),
         (["run", "-k", "nothing_matches_this"], "no scenario matches"),
         (["run", "-k", "a and"], "-k 'a and': the expression ends too early"),
-        (["run", "--baseline", "torch-cuda"], "--baseline torch-cuda is unavailable"),
+        (["run", "--baseline", "torch-cuda"], "baseline torch-cuda is unavailable"),
         (["show", "harness.no_gard"], "did you mean harness.no_grad"),
     ],
 )
