@@ -50,11 +50,13 @@ def run_command(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
     backends = _backends(args)
     runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
+    names = [backend.name for backend in backends]
+    if runner.baseline is not None and runner.baseline.name not in names:
+        print(f"unpinned expectations compare with {runner.baseline.name} (the baseline)")
     started = time.perf_counter()
     with _progress(len(scenarios) * len(backends)) as advance:
         results = runner.run_all(scenarios, backends, on_result=advance)
     elapsed = time.perf_counter() - started
-    names = [backend.name for backend in backends]
     print(render.matrix(results, names))
     details = render.details(results, backends)
     if details:

@@ -38,6 +38,9 @@ class ScenarioError(Exception):
 
 @dataclass
 class Outcome:
+    """What one run saw: failed checks, the error that stopped it, and the values that
+    unpinned expectations observed (by step index) for comparison with the baseline."""
+
     mismatches: list[Mismatch] = field(default_factory=list)
     error: ErrorInfo | None = None
     observations: dict[int, object] = field(default_factory=dict)
@@ -47,6 +50,8 @@ class Outcome:
 
 
 class Interpreter:
+    """One run of one scenario on one backend; `run()` may be called once."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -128,40 +133,37 @@ class Interpreter:
         if step.warns is not None:
             self._check_warning(step.where, step.warns, mark, step.source)
         where = self._where()
-        if step.pinned:
-            self._report(
-                diff(
-                    step.value,
-                    observe(self.backend, value),
-                    where=where,
-                    path=step.source,
-                    rtol=step.rtol,
-                    atol=step.atol,
-                )
-            )
-        elif step.cross_backend:
-            observed = observe(self.backend, value)
-            self.outcome.observations[step.index] = observed
-            if self.baseline is not None:
-                if step.index in self.baseline:
-                    self._report(
-                        diff(
-                            self.baseline[step.index],
-                            observed,
-                            where=where,
-                            path=step.source,
-                            rtol=step.rtol,
-                            atol=step.atol,
-                            expected_from=self.baseline_name,
-                        )
-                    )
-                else:
-                    self.outcome.notes.append(
-                        f"{step.where}: nothing to compare {step.source} with: "
-                        f"{self.baseline_name} did not reach this step"
-                    )
+        if step.pinned or step.cross_backend:
+            self._compare(step, observe(self.backend, value), where)
         for check in step.meta:
             self._check_meta(check, value, step.source, where)
+
+    def _compare(self, step: Expect, observed: object, where: Where) -> None:
+        """Diff a value with the pinned one, or with the baseline's value for this step."""
+        expected_from = None
+        if step.pinned:
+            expected = step.value
+        else:
+            self.outcome.observations[step.index] = observed
+            if self.baseline is None:
+                return  # this is the baseline, or the runner noted why there is none
+            if step.index not in self.baseline:
+                self.outcome.notes.append(
+                    f"{step.where}: nothing to compare {step.source} with: "
+                    f"{self.baseline_name} did not reach this step"
+                )
+                return
+            expected, expected_from = self.baseline[step.index], self.baseline_name
+        mismatch = diff(
+            expected,
+            observed,
+            where=where,
+            path=step.source,
+            rtol=step.rtol,
+            atol=step.atol,
+            expected_from=expected_from,
+        )
+        self._report(mismatch)
 
     def _check_meta(self, check: MetaCheck, value: Any, source: str, where: Where) -> None:
         key, expected = check.key, check.expected
