@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from conformance.backends.base import Backend
 from conformance.interpreter import Interpreter
-from conformance.results import ScenarioResult, Status, Timing
+from conformance.results import ErrorInfo, ScenarioResult, Status, Timing
 from conformance.spec.model import Scenario
 
 
@@ -43,10 +43,15 @@ class Runner:
     def run(self, scenario: Scenario, backend: Backend) -> ScenarioResult:
         """Run one scenario on one backend in fresh state; correctness from the first run,
         timing from re-runs."""
-        availability = backend.availability()
+        try:
+            availability = backend.availability()
+            capabilities = backend.capabilities() if availability.available else frozenset()
+        except Exception as exc:  # a plug-in's own bug must not stop the whole run
+            error = ErrorInfo(scenario.where, type(exc).__name__, f"backend setup: {exc}", "")
+            return ScenarioResult(scenario, backend.name, Status.ERROR, error=error)
         if not availability.available:
             return ScenarioResult(scenario, backend.name, Status.UNAVAILABLE, availability.reason)
-        missing = sorted(scenario.needs - backend.capabilities())
+        missing = sorted(scenario.needs - capabilities)
         if missing:
             reason = "; ".join(f"needs {name}: {backend.missing_reason(name)}" for name in missing)
             return ScenarioResult(scenario, backend.name, Status.UNSUPPORTED, reason)

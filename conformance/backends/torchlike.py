@@ -125,15 +125,16 @@ class TorchLike:
         """Probe tensor methods on real tensors. A failing probe claims nothing is missing,
         so the scenarios still run and show the real error instead of hiding behind
         `unsupported`."""
-        previous = self.grad_enabled()
         try:
+            previous = self.grad_enabled()
             self.set_grad_enabled(True)
-            leaf = self.call("ones", (1,), {"requires_grad": True})
-            node = self.get_attr(self.binary("*", leaf, 2.0), "grad_fn")
+            try:
+                leaf = self.call("ones", (1,), {"requires_grad": True})
+                node = self.get_attr(self.binary("*", leaf, 2.0), "grad_fn")
+            finally:
+                self.set_grad_enabled(previous)
         except Exception:
             return
-        finally:
-            self.set_grad_enabled(previous)
         methods = {
             "hooks": ("register_hook",),
             "retain_grad": ("retain_grad", "retains_grad"),

@@ -50,16 +50,16 @@ def build_scenario(root: Node) -> Scenario:
             "id: expected dotted lowercase words (like tutorial.accumulation), "
             f"found {scenario_id!r}",
         )
-    requires = _string_list(fields["requires"], "requires")
-    for name, node in zip(requires, _items(fields["requires"])):
+    requires = [_get(node, "requires", str) for node in _items(fields["requires"], "requires")]
+    for name, node in zip(requires, _items(fields["requires"], "requires")):
         if name not in L.CAPABILITIES:
             raise SpecError(
                 node.where,
                 f"requires: unknown capability {name!r}{_did_you_mean(name, L.CAPABILITIES)}; "
                 f"expected one of {', '.join(L.CAPABILITIES)}",
             )
-    tags = _string_list(fields["tags"], "tags")
-    for tag, node in zip(tags, _items(fields["tags"])):
+    tags = [_get(node, "tags", str) for node in _items(fields["tags"], "tags")]
+    for tag, node in zip(tags, _items(fields["tags"], "tags")):
         if not tag or any(char.isspace() for char in tag):
             raise SpecError(node.where, f"tags: expected single words, found {tag!r}")
     seed = 0
@@ -298,12 +298,8 @@ def _get(node: Node, key: str, kind: type[T]) -> T:
     raise SpecError(node.where, f"{key}: expected {_TYPE_NAMES[kind]}, found {node.kind()}")
 
 
-def _items(node: Node, key: str = "") -> list[Node]:
-    return _get(node, key or "value", list)
-
-
-def _string_list(node: Node, key: str) -> list[str]:
-    return [_get(item, key, str) for item in _items(node, key)]
+def _items(node: Node, key: str) -> list[Node]:
+    return _get(node, key, list)
 
 
 def _did_you_mean(name: str, choices: object) -> str:

@@ -150,3 +150,14 @@ def _shown(path: Path) -> str:
     from conformance.spec import display_path
 
     return display_path(path)
+
+
+def test_a_backend_that_breaks_while_probed_is_an_error_not_a_crash(torch_cpu) -> None:  # type: ignore[no-untyped-def]
+    class Broken(Unavailable):
+        def availability(self):  # type: ignore[no-untyped-def]
+            raise OSError("driver exploded")
+
+    scenario = load_spec(DATA / "pass" / "accumulation.yaml")
+    result = Runner(torch_cpu, NO_TIMING).run(scenario, Broken("bad", ""))
+    assert result.status is Status.ERROR and result.error is not None
+    assert result.error.headline().endswith("OSError: backend setup: driver exploded")
