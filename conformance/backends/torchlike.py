@@ -30,6 +30,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 _DTYPES = ("float32", "float64", "int64", "int32", "bool")
 _FACTORIES = frozenset({"tensor", "ones", "zeros"})  # the ones that take `device=`
+_LARGE = 4096  # elements; see TorchLike.tensor
 
 
 class TorchLike:
@@ -180,8 +181,15 @@ class TorchLike:
         return function
 
     def tensor(self, data: np.ndarray, dtype: str, requires_grad: bool) -> Any:
-        # tolist() gives exact Python numbers that every torch-shaped `tensor` accepts.
+        # tolist() gives exact Python numbers that every torch-shaped `tensor` accepts, but on
+        # a bench-sized array it costs more than the autograd work being timed; so large arrays
+        # go in as they are, and a module that refuses an ndarray gets the list.
         kwargs = {"dtype": self.dtype(dtype), "requires_grad": requires_grad}
+        if data.size >= _LARGE:
+            try:
+                return self.call("tensor", (data,), kwargs)
+            except (TypeError, ValueError):
+                pass
         return self.call("tensor", (data.tolist(),), kwargs)
 
     def call(self, func: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
