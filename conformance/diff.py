@@ -1,8 +1,9 @@
 """The one comparison every check goes through: count or shape, then dtype, then values.
 
-Tolerances default per dtype as in `torch.testing.assert_close`; integers and booleans
-compare exactly. A mismatch's message names the scenario, the backend, the step (file:line),
-the path (`x.grad[1, 0]`), what was expected and what came, and the tolerance used.
+Tolerances default per dtype as in `torch.testing.assert_close`; integers, booleans and
+strings compare exactly (a string also names a `grad_fn` node by its `name()`). A mismatch's
+message names the scenario, the backend, the step (file:line), the path (`x.grad[1, 0]`),
+what was expected and what came, and the tolerance used.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conformance.errors import Location
-from conformance.values import show
+from conformance.values import NodeValue, show
 
 # (rtol, atol), as torch.testing.assert_close; missing dtypes compare exactly.
 DEFAULT_TOLERANCES: dict[str, tuple[float, float]] = {
@@ -116,6 +117,11 @@ class _Diff:
             return self.mismatch(path, "differs", _typed(expected), _typed(got))
         if isinstance(expected, (int, float)):
             return self.numbers(expected, got, path)
+        if isinstance(expected, str) and isinstance(got, NodeValue):
+            # A spec names a grad_fn node by its name(), as in next_functions entries.
+            if expected == got.name:
+                return None
+            return self.mismatch(path, "differs", repr(expected), f"{got.name!r} (a grad_fn node)")
         if type(expected) is type(got) and expected == got:
             return None
         return self.mismatch(path, "differs", _typed(expected), _typed(got))

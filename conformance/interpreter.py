@@ -25,7 +25,17 @@ from conformance.diff import Mismatch, Where, diff
 from conformance.errors import Location
 from conformance.results import ErrorInfo
 from conformance.spec import language as L
-from conformance.spec.model import Expect, MetaCheck, Pattern, Raises, Run, Scenario, Warns
+from conformance.spec.model import (
+    Expect,
+    MetaCheck,
+    NoWarning,
+    Pattern,
+    Raises,
+    Run,
+    Scenario,
+    WarningCheck,
+    Warns,
+)
 from conformance.values import DTypeValue, observe, show
 
 _HARNESS = str(Path(__file__).parent)
@@ -222,8 +232,16 @@ class Interpreter:
         if self.checking:
             self._check_warning(step.where, step.expected, mark, step.source)
 
-    def _check_warning(self, where: Location, expected: Pattern, mark: int, source: str) -> None:
+    def _check_warning(
+        self, where: Location, expected: WarningCheck, mark: int, source: str
+    ) -> None:
         seen = list(enumerate(self.caught))[mark:]
+        if isinstance(expected, NoWarning):
+            if seen:
+                self.consumed.update(index for index, _ in seen)  # reported here, not again
+                got = "; ".join(_warning_text(w) for _, w in seen)
+                self._fail(where, "warned unexpectedly", source, expected.describe(), got)
+            return
         for index, warning in seen:
             if _matches(expected, warning.category, str(warning.message)):
                 self.consumed.add(index)

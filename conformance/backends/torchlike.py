@@ -139,7 +139,7 @@ class TorchLike:
         methods = {
             "hooks": ("register_hook",),
             "retain_grad": ("retain_grad", "retains_grad"),
-            "inplace": ("add_", "mul_", "zero_"),
+            "inplace": ("add_", "sub_", "mul_", "div_", "zero_"),
             "version_counter": ("_version",),
         }
         for capability, attributes in methods.items():

@@ -11,13 +11,24 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from conformance.errors import Location, SpecError, SpecErrors, UsageError
-from conformance.spec.model import Expect, MetaCheck, Pattern, Raises, Run, Scenario, Step, Warns
+from conformance.spec.model import (
+    Expect,
+    MetaCheck,
+    NoWarning,
+    Pattern,
+    Raises,
+    Run,
+    Scenario,
+    Step,
+    Warns,
+)
 from conformance.spec.schema import build_scenario, check_unique
 from conformance.spec.yamlnodes import read_yaml
 
 __all__ = [
     "Expect",
     "MetaCheck",
+    "NoWarning",
     "Pattern",
     "Raises",
     "Run",

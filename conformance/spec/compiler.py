@@ -32,12 +32,14 @@ _BINARY = {
     ast.Pow: "**",
     ast.MatMult: "@",
 }
-_IN_PLACE = {ast.Add: "add_", ast.Mult: "mul_"}
+_IN_PLACE = {ast.Add: "add_", ast.Sub: "sub_", ast.Mult: "mul_", ast.Div: "div_"}
 _METHOD_USES = {
     "register_hook": "hooks",
     "retain_grad": "retain_grad",
     "add_": "inplace",
+    "sub_": "inplace",
     "mul_": "inplace",
+    "div_": "inplace",
     "zero_": "inplace",
 }
 _ATTRIBUTE_USES = {"retains_grad": "retain_grad", "next_functions": "graph_introspection"}
@@ -134,11 +136,12 @@ class _Compiler:
             method = _IN_PLACE.get(type(node.op))
             if method is None:
                 raise self.error(
-                    node, "expected += or *= (in place), found another augmented assignment"
+                    node,
+                    "expected +=, -=, *= or /= (in place), found another augmented assignment",
                 )
             target = node.target
             if not isinstance(target, (ast.Name, ast.Attribute)):
-                raise self.error(node, "expected a name or attribute before += / *=")
+                raise self.error(node, "expected a name or attribute before an in-place operator")
             compiled = self.expr(target)
             assert isinstance(compiled, (L.Var, L.GetAttr))
             self.scope.uses.add("inplace")
@@ -152,8 +155,8 @@ class _Compiler:
             raise self.banned(node)
         raise self.error(
             node,
-            f"expected an assignment, += / *=, a call or a `with` grad-mode block, "
-            f"found {_describe(node)}",
+            "expected an assignment, an in-place update (+= -= *= /=), a call or a `with` "
+            f"grad-mode block, found {_describe(node)}",
         )
 
     def grad_mode(self, item: ast.withitem) -> L.GradMode:

@@ -48,7 +48,9 @@ METHODS = frozenset(
         "register_hook",
         "zero_",
         "add_",
+        "sub_",
         "mul_",
+        "div_",
         "item",
         "tolist",
         "size",
@@ -105,7 +107,7 @@ CAPABILITIES = {
     "retain_grad": "retain_grad() / retains_grad on non-leaves",
     "create_graph": "higher-order gradients through create_graph=True",
     "autograd_grad": "autograd.grad and autograd.backward",
-    "inplace": "add_, mul_, zero_, +=, *= on tensors",
+    "inplace": "add_, sub_, mul_, div_, zero_ and += -= *= /= on tensors",
     "version_counter": "errors for in-place changes to tensors saved for backward",
     "graph_introspection": "grad_fn.next_functions and AccumulateGrad nodes",
 }
@@ -253,7 +255,8 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class InPlace:
-    """`x += v` / `x *= v`: calls `add_`/`mul_` and binds the result, as Python does."""
+    """`x += v` (and `-=`, `*=`, `/=`): calls `add_` (`sub_`, `mul_`, `div_`) and binds the
+    result, as Python does."""
 
     line: int
     target: Var | GetAttr

@@ -39,6 +39,18 @@ class Pattern:
 
 
 @dataclass(frozen=True, slots=True)
+class NoWarning:
+    """`warns: none` — the step must emit no warning at all, so a backend that warns where
+    torch stays silent is caught."""
+
+    def describe(self) -> str:
+        return "no warning"
+
+
+WarningCheck: TypeAlias = "Pattern | NoWarning"
+
+
+@dataclass(frozen=True, slots=True)
 class Expect:
     """An `expect` step. With `pinned` False the value is compared with the baseline backend's."""
 
@@ -51,7 +63,7 @@ class Expect:
     meta: tuple[MetaCheck, ...]
     rtol: float | None
     atol: float | None
-    warns: Pattern | None
+    warns: WarningCheck | None
 
     @property
     def cross_backend(self) -> bool:
@@ -72,12 +84,13 @@ class Raises:
 
 @dataclass(frozen=True, slots=True)
 class Warns:
-    """`warns:` without `expect` — `run` must emit this warning."""
+    """`warns:` without `expect` — `run` must emit this warning (or, with `warns: none`,
+    none at all)."""
 
     where: Location
     source: str
     body: tuple[Stmt, ...]
-    expected: Pattern
+    expected: WarningCheck
 
 
 Step: TypeAlias = "Run | Expect | Raises | Warns"

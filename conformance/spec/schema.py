@@ -17,7 +17,18 @@ import numpy as np
 from conformance.errors import Location, SpecError
 from conformance.spec import language as L
 from conformance.spec.compiler import Scope, compile_expression, compile_statements
-from conformance.spec.model import Expect, MetaCheck, Pattern, Raises, Run, Scenario, Step, Warns
+from conformance.spec.model import (
+    Expect,
+    MetaCheck,
+    NoWarning,
+    Pattern,
+    Raises,
+    Run,
+    Scenario,
+    Step,
+    WarningCheck,
+    Warns,
+)
 from conformance.spec.yamlnodes import Node
 
 FORMAT_VERSION = 1
@@ -27,6 +38,7 @@ _META_KEYS = ("dtype", "shape", "requires_grad", "is_leaf", "grad_fn", "retains_
 _EXPECT_KEYS = ("expect", "value", "rtol", "atol", *_META_KEYS, "warns", "match")
 _RAISES_KEYS = ("raises", "match", "run")
 _WARNS_KEYS = ("warns", "match", "run")
+NO_WARNING = "none"  # `warns: none`; YAML reads `none` as a string (only null and ~ are null)
 _ID = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 
 T = TypeVar("T")
@@ -111,9 +123,9 @@ def _step(node: Node, index: int, scope: Scope) -> Step:
         return Raises(node.where, _get(fields["run"], "run", str), body, expected)
     if "warns" in keys:
         fields = _fields(node, f"steps[{index}] (warns)", ("warns", "run"), ("match",))
-        expected = _pattern(fields, "warns", Warning)
+        check = _warning_check(fields)
         body = _statements(fields["run"], f"steps[{index}].run", scope)
-        return Warns(node.where, _get(fields["run"], "run", str), body, expected)
+        return Warns(node.where, _get(fields["run"], "run", str), body, check)
     hint = ""
     if len(keys) == 1 and not next(iter(keys)).isidentifier():
         hint = " (YAML reads `a: b` as a mapping: quote a statement holding ': ' or use `|`)"
@@ -158,14 +170,15 @@ def _expect(node: Node, index: int, scope: Scope) -> Expect:
         meta=meta,
         rtol=_tolerance(fields, "rtol"),
         atol=_tolerance(fields, "atol"),
-        warns=_pattern(fields, "warns", Warning) if "warns" in fields else None,
+        warns=_warning_check(fields) if "warns" in fields else None,
     )
 
 
 def _value(node: Node) -> object:
-    """A pinned value as immutable plain data (lists become tuples); it must be rectangular."""
+    """A pinned value as immutable plain data (lists become tuples). Numeric lists must be
+    rectangular; lists holding strings or nulls are compared item by item instead."""
     plain = _plain(node)
-    if isinstance(plain, tuple):
+    if isinstance(plain, tuple) and not _has_text_or_null(plain):
         try:
             array = np.asarray(plain)
         except ValueError:
@@ -181,11 +194,18 @@ def _plain(node: Node) -> object:
     value = node.value
     if isinstance(value, list):
         return tuple(_plain(item) for item in value)
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise SpecError(
-        node.where, f"value: expected numbers, booleans or nested lists, found {node.kind()}"
+        node.where,
+        f"value: expected numbers, booleans, strings or nested lists, found {node.kind()}",
     )
+
+
+def _has_text_or_null(value: object) -> bool:
+    if isinstance(value, tuple):
+        return any(_has_text_or_null(item) for item in value)
+    return value is None or isinstance(value, str)
 
 
 def _tolerance(fields: dict[str, Node], key: str) -> float | None:
@@ -197,6 +217,21 @@ def _tolerance(fields: dict[str, Node], key: str) -> float | None:
     return float(node.value)
 
 
+def _warning_check(fields: dict[str, Node]) -> WarningCheck:
+    """`warns: CATEGORY` (with an optional `match`), or `warns: none` for no warning at all."""
+    node = fields["warns"]
+    if node.value is None:
+        raise SpecError(
+            node.where,
+            "warns: expected a warning category, or none to check that nothing warns; found null",
+        )
+    if node.value != NO_WARNING:
+        return _pattern(fields, "warns", Warning)
+    if "match" in fields:
+        raise SpecError(fields["match"].where, "match: warns: none has no message to match")
+    return NoWarning()
+
+
 def _pattern(fields: dict[str, Node], key: str, base: type[BaseException]) -> Pattern:
     node = fields[key]
     name = _get(node, key, str)
@@ -205,11 +240,13 @@ def _pattern(fields: dict[str, Node], key: str, base: type[BaseException]) -> Pa
         choices = [
             n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, base)
         ]
-        kind = "a warning category" if base is Warning else "an exception type"
+        if base is Warning:
+            kind = f"a warning category (like UserWarning) or {NO_WARNING}"
+            choices.append(NO_WARNING)
+        else:
+            kind = "an exception type (like RuntimeError)"
         raise SpecError(
-            node.where,
-            f"{key}: expected {kind} (like {'UserWarning' if base is Warning else 'RuntimeError'})"
-            f", found {name!r}{_did_you_mean(name, choices)}",
+            node.where, f"{key}: expected {kind}, found {name!r}{_did_you_mean(name, choices)}"
         )
     match = None
     if "match" in fields:
@@ -295,7 +332,10 @@ def _get(node: Node, key: str, kind: type[T]) -> T:
     # bool is an int in Python; a spec's `true` is never an integer.
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
-    raise SpecError(node.where, f"{key}: expected {_TYPE_NAMES[kind]}, found {node.kind()}")
+    hint = ""
+    if kind is str and isinstance(value, bool):
+        hint = " (YAML reads on/off/yes/no/true/false as booleans: quote the word)"
+    raise SpecError(node.where, f"{key}: expected {_TYPE_NAMES[kind]}, found {node.kind()}{hint}")
 
 
 def _items(node: Node, key: str) -> list[Node]:

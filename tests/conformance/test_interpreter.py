@@ -103,6 +103,61 @@ def test_warns_steps_and_unexpected_warnings(write_spec) -> None:
     assert outcome.warnings[0].startswith("UserWarning: The .grad attribute")
 
 
+def test_warns_none_names_each_unexpected_warning(write_spec) -> None:
+    outcome = run(
+        write_spec,
+        "  - |\n"
+        "    x = ones(2, requires_grad=True)\n"
+        "    y = x * 2\n"
+        "  - expect: x.grad\n"
+        "    warns: none\n"
+        "  - expect: y.grad\n"  # line 14
+        "    warns: none\n"
+        "  - warns: none\n"  # line 16
+        "    run: g = y.grad\n",
+    )
+    first, second = messages(outcome)
+    assert ":14: y.grad: warned unexpectedly" in first
+    assert "expected: no warning" in first
+    assert "got:      UserWarning: The .grad attribute of a Tensor that is not a leaf" in first
+    assert ":16: g = y.grad: warned unexpectedly" in second
+    assert outcome.warnings == []  # reported by the checks, not again as "seen"
+
+
+def test_strings_name_grad_fn_nodes_in_next_functions(write_spec) -> None:
+    outcome = run(
+        write_spec,
+        "  - |\n"
+        "    x = ones(2, requires_grad=True)\n"
+        "    y = x * ones(2)\n"
+        "  - expect: y.grad_fn.next_functions[0][0].name()\n"
+        "    value: torch::autograd::AccumulateGrad\n"
+        "  - expect: y.grad_fn.next_functions\n"
+        "    value: [['torch::autograd::AccumulateGrad', 0], [null, 0]]\n"
+        "  - expect: y.grad_fn.next_functions\n"  # line 16
+        "    value: [[MulBackward0, 0], ['torch::autograd::AccumulateGrad', 0]]\n",
+    )
+    (message,) = messages(outcome)
+    assert ":16: y.grad_fn.next_functions[0][0]: differs" in message
+    assert "expected: 'MulBackward0'" in message
+    assert "got:      'torch::autograd::AccumulateGrad' (a grad_fn node)" in message
+
+
+def test_in_place_subtraction_and_division(write_spec) -> None:
+    outcome = run(
+        write_spec,
+        "  - |\n"
+        "    x = ones(2, requires_grad=True)\n"
+        "    y = x * 4\n"
+        "    y -= 1\n"
+        "    y /= 3\n"
+        "    y.sum().backward()\n"
+        "  - expect: y\n    value: [1.0, 1.0]\n    grad_fn: DivBackward0\n"
+        "  - expect: x.grad\n    value: [1.3333333, 1.3333333]\n",
+    )
+    assert messages(outcome) == []
+
+
 def test_grad_mode_blocks_and_the_function_form_are_undone_after_the_run(write_spec) -> None:
     outcome = run(
         write_spec,

@@ -10,7 +10,7 @@ import pytest
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.spec import find_spec_files, load_spec, load_specs
 from conformance.spec import language as L
-from conformance.spec.model import Expect, Run
+from conformance.spec.model import Expect, NoWarning, Run, Warns
 
 DATA = Path(__file__).parent / "data" / "pass"
 FIRST_STEP_LINE = 9  # where `write_spec` puts the first step
@@ -116,6 +116,47 @@ def test_capabilities_used_by_the_steps_are_inferred(write_spec) -> None:
     assert scenario.needs == {"float64", "hooks", "inference_mode", "autograd_grad", "create_graph"}
 
 
+def test_in_place_subtraction_and_division_compile_to_sub_and_div(write_spec) -> None:
+    path = write_spec(
+        "  - |\n    x = ones(2)\n    x -= 1\n    x.grad /= 2\n    y = x.sub_(1).div_(2)\n"
+    )
+    (step,) = load_spec(path).steps
+    assert isinstance(step, Run)
+    _, sub, div, methods = step.body
+    assert sub == L.InPlace(11, L.Var("x"), "sub_", L.Const(1))
+    assert div == L.InPlace(12, L.GetAttr(L.Var("x"), "grad"), "div_", L.Const(2))
+    assert isinstance(methods, L.Assign) and isinstance(methods.value, L.CallMethod)
+    assert methods.value.name == "div_"
+    assert load_spec(path).needs == {"inplace"}
+
+
+def test_values_may_hold_strings_and_nulls(write_spec) -> None:
+    path = write_spec(
+        "  - x = ones(2, requires_grad=True)\n"
+        "  - expect: x.exp().grad_fn.name()\n"
+        "    value: ExpBackward0\n"
+        "  - expect: (x * 2).grad_fn.next_functions\n"
+        "    value: [['torch::autograd::AccumulateGrad', 0], [null, 0]]\n"
+    )
+    _, name, edges = load_spec(path).steps
+    assert isinstance(name, Expect) and name.value == "ExpBackward0"
+    assert isinstance(edges, Expect)
+    assert edges.value == (("torch::autograd::AccumulateGrad", 0), (None, 0))
+
+
+def test_warns_none_checks_that_nothing_warns(write_spec) -> None:
+    path = write_spec(
+        "  - x = ones(2, requires_grad=True)\n"
+        "  - expect: x.grad\n"
+        "    warns: none\n"
+        "  - warns: none\n"
+        "    run: g = x.grad\n"
+    )
+    _, expect, step = load_spec(path).steps
+    assert isinstance(expect, Expect) and expect.warns == NoWarning()
+    assert isinstance(step, Warns) and step.expected.describe() == "no warning"
+
+
 # Each bad input: (steps or whole-file text, expected line, a fragment of the message).
 BAD_STEPS = {
     "unknown function": ("  - y = foo(1)\n", 9, "unknown function 'foo'"),
@@ -177,6 +218,32 @@ BAD_STEPS = {
     ),
     "expect not a string": ("  - expect: [1]\n", 9, "expect: expected a string, found a list"),
     "ragged value": ("  - expect: len([1])\n    value: [[1, 2], [3]]\n", 10, "rectangular"),
+    "mapping value": (
+        "  - expect: len([1])\n    value: {a: 1}\n",
+        10,
+        "value: expected numbers, booleans, strings or nested lists, found a mapping",
+    ),
+    "warns none with match": (
+        "  - warns: none\n    match: x\n    run: x = 1\n",
+        10,
+        "match: warns: none has no message to match",
+    ),
+    "warns null": (
+        "  - warns: null\n    run: x = 1\n",
+        9,
+        "warns: expected a warning category, or none to check that nothing warns; found null",
+    ),
+    "unknown warning": (
+        "  - warns: UserWarnig\n    run: x = 1\n",
+        9,
+        "expected a warning category (like UserWarning) or none, found 'UserWarnig' "
+        "(did you mean 'UserWarning'?)",
+    ),
+    "floor division in place": (
+        "  - |\n    x = ones(2)\n    x //= 2\n",
+        11,
+        "expected +=, -=, *= or /= (in place)",
+    ),
     "folded block": ("  - >\n    x = 1\n", 9, "use a `|` block"),
     "empty steps": ("  []\n", 9, "expected at least one step"),
 }
@@ -231,6 +298,12 @@ BAD_FIELDS = {
         "unknown capability 'hook' (did you mean 'hooks'?)",
     ),
     "seed a bool": (FULL + "seed: true\n", 10, "seed: expected an integer, found a boolean (true)"),
+    "yaml 1.1 boolean tag": (
+        FULL.replace("tags: [a]", "tags: [a, no]"),
+        4,
+        "tags: expected a string, found a boolean (false) (YAML reads on/off/yes/no/true/false "
+        "as booleans: quote the word)",
+    ),
 }
 
 
