@@ -22,6 +22,7 @@ from conformance.backends import (
     resolve_backend,
 )
 from conformance.errors import SpecError, UsageError
+from conformance.options import add_backend_options
 from conformance.report import build_report, write_report
 from conformance.results import ScenarioResult
 from conformance.runner import Runner, TimingOptions
@@ -238,19 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     selection.add_argument("--tag", action="append", help="only scenarios with this tag")
 
     running = argparse.ArgumentParser(add_help=False)
-    running.add_argument(
-        "--backend",
-        action="append",
-        metavar="NAME",
-        help="reference, torch-cpu, torch-cuda, torchlike:MODULE, a plug-in name or "
-        "package.module:factory (default: reference and torch-cpu)",
-    )
-    running.add_argument(
-        "--baseline",
-        metavar="NAME",
-        help="backend whose values unpinned expectations compare with "
-        "(default: torch-cpu when available, else reference)",
-    )
+    add_backend_options(running.add_argument)  # shared with the pytest plugin
     running.add_argument("--warmup", type=int, default=1, help="untimed re-runs (default 1)")
     running.add_argument(
         "--repeat", type=int, default=5, help="timed re-runs; 0 turns timing off (default 5)"
