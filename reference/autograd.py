@@ -36,7 +36,8 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
         )
     nodes, grads = [], []
     for i, out in enumerate(outputs):
-        if not out._rg:
+        node = out._node()
+        if node is None:  # no grad, or a view made under no_grad: nothing to run
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
@@ -56,7 +57,7 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
             grad = given if create_graph else given._data
         if create_graph and not isinstance(grad, Tensor):
             grad = Tensor(grad)
-        nodes.append(out._node())
+        nodes.append(node)
         grads.append(grad)
     return nodes, grads
 
@@ -101,12 +102,12 @@ def grad(
     found = engine.run(nodes, grads, keep, create_graph, capture=targets)
     assert found is not None
     results: list[Tensor | None] = []
-    for g in found:
+    for i, g in enumerate(found):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    "graph. Set allow_unused=True if this is the desired behavior."
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior."
                 )
             results.append(None)
         elif isinstance(g, Tensor):

@@ -42,6 +42,7 @@ def run(
                     seen.add(child)
                     stack.append(child)
     needed = _leading_to(capture, seen) if capture is not None else None
+    lone_root = roots[0] if len(roots) == 1 else None
     captured: dict[Node, Any] = {}
 
     buffers: dict[Node, Any] = {}
@@ -53,39 +54,45 @@ def run(
     previous = state.grad_enabled
     state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph
     try:
-        while ready:
-            node = heapq.heappop(ready)[2]
-            grad = buffers.pop(node, None)
-            if grad is not None and node._hooks:
-                grad = _run_hooks(node._hooks, grad)
-            if needed is not None and node in needed[1]:
-                captured[node] = grad
-            if needed is not None and node not in needed[0]:
-                outputs: Any = ()
-            elif isinstance(node, AccumulateGrad):
-                if grad is not None:
-                    _accumulate(node.variable, grad)
-                outputs = ()
-            elif grad is None:
-                outputs = (None,) * len(node._next)
-            else:
-                assert isinstance(node, Function)
-                outputs = node.backward(grad)
-                if node.arity == 1:
-                    outputs = (outputs,)
-                if not retain_graph:
-                    node.release()
-            for i, child in enumerate(node._next):
-                if child is None:
-                    continue
-                g = outputs[i] if outputs else None
-                if g is not None:
-                    g = _fit(g, node._meta[i], node, i)  # type: ignore[attr-defined]
-                    previous_g = buffers.get(child)
-                    buffers[child] = g if previous_g is None else previous_g + g
-                dependencies[child] -= 1
-                if dependencies[child] == 0:
-                    heapq.heappush(ready, (-child._seq, id(child), child))
+        with np.errstate(all="ignore"):  # torch computes inf and nan silently
+            while ready:
+                node = heapq.heappop(ready)[2]
+                grad = buffers.pop(node, None)
+                runs = needed is None or node in needed[0]
+                if needed is not None and node in needed[1]:
+                    # torch captures a node it runs anyway before that node's tensor hooks, and
+                    # runs the hooks of a node it only captures at, before capturing
+                    captured[node] = grad if runs else _hooked(node, grad)
+                elif not runs and node is lone_root:
+                    _hooked(node, grad)  # torch visits a lone root even when it is not needed
+                if runs and grad is not None and node._hooks:
+                    grad = _run_hooks(node._hooks, grad)
+                if not runs:
+                    outputs: Any = ()
+                elif isinstance(node, AccumulateGrad):
+                    if grad is not None:
+                        _accumulate(node.variable, grad)
+                    outputs = ()
+                elif grad is None:
+                    outputs = (None,) * len(node._next)
+                else:
+                    assert isinstance(node, Function)
+                    outputs = node.backward(grad)
+                    if node.arity == 1:
+                        outputs = (outputs,)
+                    if not retain_graph:
+                        node.release()
+                for i, child in enumerate(node._next):
+                    if child is None:
+                        continue
+                    g = outputs[i] if outputs else None
+                    if g is not None:
+                        g = _fit(g, node._meta[i], node, i)  # type: ignore[attr-defined]
+                        previous_g = buffers.get(child)
+                        buffers[child] = g if previous_g is None else previous_g + g
+                    dependencies[child] -= 1
+                    if dependencies[child] == 0:
+                        heapq.heappush(ready, (-child._seq, id(child), child))
     finally:
         state.grad_enabled = previous
     if capture is None:
@@ -116,8 +123,10 @@ def _fit(grad: Any, meta: tuple[tuple[int, ...], np.dtype], node: Node, index: i
     shape, dtype = meta
     if grad.shape != shape:
         grad = _sum_to(grad, shape, node, index)
-    if grad.dtype != dtype:
-        grad = grad.astype(dtype) if isinstance(grad, np.ndarray) else grad.to(_dtype(dtype))
+    if isinstance(grad, Tensor):
+        return grad if grad._data.dtype == dtype else grad.to(_dtype(dtype))
+    if grad.__class__ is not np.ndarray or grad.dtype != dtype:
+        grad = np.asarray(grad, dtype=dtype)  # numpy's 0-d arithmetic returns scalars
     return grad
 
 
@@ -131,8 +140,8 @@ def _sum_to(grad: Any, shape: tuple[int, ...], node: Node, index: int) -> Any:
             f"Function {node.name()} returned an invalid gradient at index {index} - got "
             f"{list(grad.shape)} but expected shape compatible with {list(shape)}"
         )
-    if isinstance(grad, np.ndarray):
-        return grad.sum(axis=dims).reshape(shape)
+    if not isinstance(grad, Tensor):
+        return np.asarray(grad.sum(axis=dims)).reshape(shape)
     return grad.sum(dim=dims, keepdim=True).reshape(shape) if dims else grad.reshape(shape)
 
 
@@ -157,6 +166,12 @@ def _run_hooks(hooks: list[Any], grad: Any) -> Any:
                 )
             grad = result if isinstance(grad, Tensor) else result._data
     return grad
+
+
+def _hooked(node: Node, grad: Any) -> Any:
+    """``grad`` after the tensor hooks of ``node``'s tensor (a leaf keeps its own)."""
+    hooks = node.variable._hooks if isinstance(node, AccumulateGrad) else node._hooks
+    return _run_hooks(hooks, grad) if hooks and grad is not None else grad
 
 
 def _accumulate(leaf: Tensor, grad: Any) -> None:

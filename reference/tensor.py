@@ -66,7 +66,9 @@ class Tensor(TensorOps):
         "_hooks",  # a leaf's tensor hooks (a non-leaf keeps them on its grad_fn)
         "_acc",  # weakref to the leaf's AccumulateGrad node
         "_inference",
-        "_is_view",
+        "_is_view",  # False, True, or the mode it was made in: "no_grad" or "inference"
+        "_rg_from_base",  # a view made unrecorded requires grad only because its base does
+        "_base",  # a view's base: the tensor that owns the memory (never itself a view)
         "__weakref__",
     )
     __array_ufunc__ = None  # numpy defers to our reflected operators
@@ -77,7 +79,7 @@ class Tensor(TensorOps):
         requires_grad: bool = False,
         grad_fn: Node | None = None,
         version: list[int] | None = None,
-        is_view: bool = False,
+        is_view: bool | str = False,
     ) -> None:
         self._data = data
         self._rg = requires_grad
@@ -89,6 +91,8 @@ class Tensor(TensorOps):
         self._acc = None
         self._inference = state.inference
         self._is_view = is_view
+        self._rg_from_base = False
+        self._base: Tensor | None = None
 
     # -- autograd state --------------------------------------------------------------------
     @property
@@ -112,6 +116,7 @@ class Tensor(TensorOps):
                 "allowed."
             )
         self._rg = bool(requires_grad)
+        self._rg_from_base = False
         return self
 
     @property
@@ -175,9 +180,9 @@ class Tensor(TensorOps):
         """The node a consumer's edge points to: grad_fn, the leaf's accumulator, or None."""
         if self.grad_fn is not None:
             return self.grad_fn
-        if self._rg:
+        if self._rg and not self._rg_from_base:
             return AccumulateGrad.of(self)
-        return None
+        return None  # a constant, including a view made under no_grad (see tensor_ops._view_of)
 
     def backward(
         self,
@@ -308,8 +313,6 @@ class _RetainGrad:
         if tensor is None:
             return
         if tensor._grad is None:
-            tensor._grad = Tensor(grad._data.copy()) if grad.grad_fn is None else grad * 1
-        elif state.grad_enabled:
-            tensor._grad = tensor._grad + grad
+            tensor._grad = Tensor(grad._data.copy()) if grad.grad_fn is None else grad.clone()
         else:
-            np.add(tensor._grad._data, grad._data, out=tensor._grad._data)
+            tensor._grad = tensor._grad + grad  # a new tensor each time, unlike a leaf's .grad

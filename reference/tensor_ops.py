@@ -6,6 +6,7 @@ here is choosing the op and the result dtype the way torch does.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,7 +79,11 @@ class TensorOps:
         return _binary(ar.Sub, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _binary(ar.Rsub, self, other)
+        a, b, want = _operands(self, other)
+        out = ar.Rsub.apply(a, b._data)
+        if want is not None and out._data.dtype != want:
+            out._data = out._data.astype(want)
+        return out
 
     def __mul__(self, other: Any) -> Tensor:
         return _binary(ar.Mul, self, other)
@@ -145,6 +150,8 @@ class TensorOps:
             want = None
         else:
             _, other_t, want = _operands(self, other)
+            if op is ar.Div and np.dtype(want or self._data.dtype).kind != "f":
+                want = dtypes.DEFAULT_FLOAT.np  # true division
             if want is not None and dtypes.from_numpy(want).category > self.dtype.category:
                 raise RuntimeError(
                     f"result type {_name(want)} can't be cast to the desired output type "
@@ -152,6 +159,8 @@ class TensorOps:
                 )
             operands = (other_t,)
         record = state.grad_enabled and (self._rg or any(t._rg for t in operands))
+        if record and self._is_view in VIEW_CREATED_IN:
+            raise RuntimeError(VIEW_CREATED_IN[self._is_view])
         if record and self.grad_fn is None and self._rg:
             raise RuntimeError(LEAF_INPLACE)
         if record and self._is_view:
@@ -199,6 +208,8 @@ class TensorOps:
 
     # -- shape -----------------------------------------------------------------------------
     def view(self, *sizes: Any) -> Tensor:
+        if not sizes:
+            raise TypeError("view() received an invalid combination of arguments - got ()")
         target = _shape_arg(sizes)
         try:
             _as_view(self._data, target)
@@ -211,6 +222,8 @@ class TensorOps:
 
     def reshape(self, *sizes: Any) -> Tensor:
         """A view when the strides allow one, else a copy (recorded as torch records it)."""
+        if not sizes:
+            raise TypeError('reshape() missing 1 required positional arguments: "shape"')
         target = _shape_arg(sizes)
         try:
             _as_view(self._data, target)
@@ -227,6 +240,8 @@ class TensorOps:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - torch's name
+        if self._data.ndim != 2:
+            _warn_once(T_DEPRECATED[self._data.ndim == 0])
         return _view_of(self, shape_ops.Permute.apply(self))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -272,6 +287,41 @@ def _name(np_dtype: np.dtype) -> str:
     }[np.dtype(np_dtype).name]
 
 
+T_DEPRECATED = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+    "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
+    "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
+    "tensor.",
+    "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+)
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Torch's TORCH_WARN_ONCE: the first time in the process only."""
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+VIEW_CREATED_IN = {
+    "no_grad": (
+        "A view was created in no_grad mode and is being modified inplace with grad mode "
+        "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+        "can clarify your code by moving both the view and the inplace either both inside the "
+        "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+        "want the inplace to be tracked)."
+    ),
+    "inference": (
+        "A view was created in inference mode and is being modified inplace in normal mode. "
+        "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+        "your code by moving both the view and the inplace either both inside the inference_mode "
+        "block (if you don't want the inplace to be tracked) or both outside (if you want the "
+        "inplace to be tracked)."
+    ),
+}
+
+
 def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
     """``view(2, 2)`` and ``view((2, 2))`` both mean the shape (2, 2)."""
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
@@ -299,9 +349,22 @@ def _as_view(data: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
 
 
 def _view_of(base: Any, result: Tensor) -> Tensor:
-    """Views share storage and the version counter with their base."""
-    result._version = base._version
-    result._is_view = True
+    """Views share storage, the version counter and inference-ness with their base (for a
+    view of a view, the first view's base, as in torch).
+
+    A view made under ``no_grad`` or ``inference_mode`` of a base that requires grad
+    requires grad too, as in torch, yet has no history: it is a constant in any graph
+    (``Tensor._node``), and an in-place op on it under grad mode is an error.
+    """
+    root = base if base._base is None else base._base
+    result._base = root
+    result._version = root._version
+    result._inference = root._inference
+    if state.grad_enabled:
+        result._is_view = True
+    else:
+        result._is_view = "inference" if state.inference else "no_grad"
+        result._rg = result._rg_from_base = root._rg
     return result
 
 

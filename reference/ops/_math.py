@@ -8,7 +8,27 @@ import numpy as np
 
 
 def is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray)
+    """An array (or the scalar numpy makes of 0-d arithmetic), as opposed to a tensor."""
+    return isinstance(x, (np.ndarray, np.generic))
+
+
+def raw(x: Any) -> np.ndarray:
+    """The array behind a saved value, for masks that are constants in any case."""
+    return x if is_array(x) else x._data
+
+
+def quiet() -> np.errstate:
+    """Silence numpy's floating-point warnings: torch makes inf and nan without a word."""
+    return np.errstate(all="ignore")
+
+
+def zeros_like(g: Any) -> Any:
+    """A zero gradient that is a constant, for an array or a tensor alike."""
+    if is_array(g):
+        return np.zeros_like(g)
+    from ..tensor import Tensor
+
+    return Tensor(np.zeros_like(g._data))
 
 
 def expand(g: Any, shape: tuple[int, ...]) -> Any:

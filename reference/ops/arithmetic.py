@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import log
+from ._math import log, quiet, raw
 
 
 class Add(Function):
@@ -34,16 +34,15 @@ class Sub(Function):
 
 
 class Rsub(Function):
-    """``scalar - tensor``: torch records it as its own node."""
+    """``scalar - tensor``: torch records it as its own node, with one edge."""
 
-    arity = 2
     node_name = "RsubBackward1"
 
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return b - a
+    def forward(self, a: np.ndarray, scalar: np.ndarray) -> np.ndarray:
+        return scalar - a
 
-    def backward(self, g: Any) -> tuple[Any, None]:
-        return -g, None
+    def backward(self, g: Any) -> Any:
+        return -g
 
 
 class Mul(Function):
@@ -72,7 +71,8 @@ class Div(Function):
         return (1,) + (0,) * need_b
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a / b
+        with quiet():
+            return a / b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b, _ = self.saved()
@@ -88,7 +88,8 @@ class Pow(Function):
 
     def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
         self.exponent = exponent
-        return a**exponent
+        with quiet():
+            return a**exponent
 
     def backward(self, g: Any) -> Any:
         a, _ = self.saved()
@@ -107,13 +108,17 @@ class PowTensor(Function):
     saves = (0, 1)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a**b
+        with quiet():
+            return a**b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
+        """Torch's masks: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0. Shifting
+        the exponent or the log's argument there keeps one formula for arrays and tensors."""
         a, b, result = self.saved()
         need_a, need_b = self.needs_input_grad
-        grad_a = g * b * a ** (b - 1) if need_a else None
-        grad_b = g * result * log(a) if need_b else None
+        a_, b_ = raw(a), raw(b)
+        grad_a = g * b * a ** (b - 1 + (b_ == 0)) if need_a else None
+        grad_b = g * result * log(a + ((a_ == 0) & (b_ >= 0))) if need_b else None
         return grad_a, grad_b
 
 
@@ -125,7 +130,8 @@ class RPow(Function):
 
     def forward(self, a: np.ndarray, base: float) -> np.ndarray:
         self.log_base = math.log(base) if base > 0 else math.nan
-        return np.power(base, a, dtype=a.dtype) if a.dtype.kind == "f" else base**a
+        with quiet():
+            return np.power(base, a, dtype=a.dtype) if a.dtype.kind == "f" else base**a
 
     def backward(self, g: Any) -> Any:
         (_, result) = self.saved()

@@ -53,6 +53,8 @@ class MeanDim(Mean):
 def reduce(op: str, a: Any, dim: Any, keepdim: bool) -> Any:
     """Pick the overload torch would record for ``sum``/``mean`` with this ``dim``."""
     dims = normalize_dims(dim, a._data.ndim)
+    if a._data.ndim == 0:
+        dims = ()  # a 0-d tensor accepts dim 0 or -1, and has nothing to reduce
     if op == "mean" and a._data.dtype.kind != "f":
         name = {"int64": "Long", "int32": "Int", "bool": "Bool"}[a.dtype.name]
         raise RuntimeError(

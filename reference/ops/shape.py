@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import swap
+from ._math import is_array, swap
 
 
 class View(Function):
@@ -59,7 +59,7 @@ class Permute(Function):
         return a.transpose()
 
     def backward(self, g: Any) -> Any:
-        return g.transpose() if isinstance(g, np.ndarray) else g.T
+        return g.transpose() if is_array(g) else g.T
 
 
 class Expand(Function):
@@ -112,7 +112,7 @@ class Index(Function):
         return a[key]
 
     def backward(self, g: Any) -> Any:
-        if isinstance(g, np.ndarray):
+        if is_array(g):
             out = np.zeros(self.shape, dtype=g.dtype)
             out[self.key] = g
             return out
@@ -135,4 +135,4 @@ class IndexBackward(Function):
         return out
 
     def backward(self, gg: Any) -> Any:
-        return gg[self.key] if isinstance(gg, np.ndarray) else Index.apply(gg, self.key)
+        return gg[self.key] if is_array(gg) else Index.apply(gg, self.key)

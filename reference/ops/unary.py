@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
+from ._math import is_array, quiet, zeros_like
 
 
 class Neg(Function):
@@ -24,7 +25,8 @@ class Exp(Function):
     save_result = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        return np.exp(a)
+        with quiet():
+            return np.exp(a)
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
@@ -36,7 +38,8 @@ class Log(Function):
     saves = (0,)
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        return np.log(a)
+        with quiet():
+            return np.log(a)
 
     def backward(self, g: Any) -> Any:
         a, _ = self.saved()
@@ -82,8 +85,34 @@ class Relu(Function):
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
-        data = result if isinstance(result, np.ndarray) else result._data
-        return g * (data > 0).astype(data.dtype)
+        return _relu_grad(g, result)
+
+
+def _relu_grad(g: Any, result: Any) -> Any:
+    if is_array(result):
+        return g * (result > 0).astype(result.dtype)
+    return ReluBackward.apply(g, result)  # create_graph: the result is an input, as in torch
+
+
+class ReluBackward(Function):
+    """Relu's backward, recorded under ``create_graph``: ``g`` where the result is positive.
+
+    Its gradient with respect to the result is zero, but the result is an input, so the
+    derivative requires grad exactly when torch's does.
+    """
+
+    arity = 2
+    node_name = "ThresholdBackwardBackward0"
+    saves = (1,)
+
+    def forward(self, g: np.ndarray, result: np.ndarray) -> np.ndarray:
+        return g * (result > 0).astype(g.dtype)
+
+    def backward(self, gg: Any) -> tuple[Any, Any]:
+        _, result, _ = self.saved()
+        need_g, need_result = self.needs_input_grad
+        grad_g = _relu_grad(gg, result) if need_g else None
+        return grad_g, (zeros_like(gg) if need_result else None)
 
 
 class Reciprocal(Function):
@@ -91,7 +120,8 @@ class Reciprocal(Function):
     save_result = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        return 1 / a
+        with quiet():
+            return 1 / a
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
