@@ -30,10 +30,7 @@ def _as_list(x: Any) -> list[Any]:
 def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -> tuple:
     """Each output's node and its starting gradient, checked as torch checks them."""
     if grad_outputs and len(grad_outputs) != len(outputs):
-        raise RuntimeError(
-            f"grad_tensors should have the same length as tensors (got {len(grad_outputs)} and "
-            f"{len(outputs)})"
-        )
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
     nodes, grads = [], []
     for i, out in enumerate(outputs):
         node = out._node()

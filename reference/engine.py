@@ -188,4 +188,4 @@ def _accumulate(leaf: Tensor, grad: Any) -> None:
         leaf._grad = leaf._grad + grad
     else:
         np.add(leaf._grad._data, grad, out=leaf._grad._data)
-        leaf._grad._version[0] += 1
+        leaf._grad._vc[0] += 1

@@ -9,6 +9,7 @@ engine can sum broadcast gradients back and cast them), and the tensors it saved
 from __future__ import annotations
 
 import itertools
+import re
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -99,8 +100,8 @@ class Function(Node):
         if tensor._inference:
             raise RuntimeError(INFERENCE_SAVED)
         is_result = slot == self.arity
-        entry = (slot, None if is_result else tensor, tensor._data, tensor._version)
-        entry += (tensor._version[0],)
+        entry = (slot, None if is_result else tensor, tensor._data, tensor._vc)
+        entry += (tensor._vc[0],)
         if self._saved is None:
             self._saved = [entry]
         else:
@@ -120,7 +121,8 @@ class Function(Node):
         values: list[Any] = [None] * (self.arity + 1)
         for slot, tensor, data, box, version in self._saved or ():
             if box[0] != version:
-                raise RuntimeError(_version_error(data, self, box[0], version, tensor is None))
+                origin = self if tensor is None else tensor.grad_fn
+                raise RuntimeError(_version_error(data, origin, box[0], version))
             if not graph:
                 values[slot] = data
             elif tensor is None:  # our own result: a tensor whose grad_fn is this node
@@ -143,15 +145,22 @@ class Function(Node):
         raise NotImplementedError
 
 
-def _version_error(data: np.ndarray, node: Node, now: int, expected: int, is_result: bool) -> str:
+def _version_error(data: np.ndarray, origin: Node | None, now: int, expected: int) -> str:
+    """Torch's text; ``origin`` is the node the tensor came from (None for a leaf), named as
+    torch names it here: ``ExpBackward0`` is "Exp", ``SumBackward1`` is "Sum1"."""
     kind = {np.float32: "FloatTensor", np.float64: "DoubleTensor"}.get(data.dtype.type, "Tensor")
     shape = ", ".join(str(s) for s in data.shape)
-    origin = f", which is output 0 of {node.node_name}," if is_result else ""
+    if origin is None:
+        source = ""
+    else:
+        name = re.sub(r"Backward0$|Backward(?=\d+$)", "", origin.name())
+        source = f", which is output 0 of {name},"
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [torch.{kind} [{shape}]]{origin} is at version {now}; expected version "
+        f"operation: [torch.{kind} [{shape}]]{source} is at version {now}; expected version "
         f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
-        "to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+        "to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False)."
     )
 
 

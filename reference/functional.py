@@ -9,7 +9,7 @@ import numpy as np
 
 from . import dtypes
 from .dtypes import dtype as DType
-from .ops import linalg
+from .ops import linalg, shape
 from .tensor import Tensor
 
 _generator = np.random.default_rng(0)
@@ -108,20 +108,30 @@ def rand(*size: Any, dtype: DType | None = None, requires_grad: bool = False) ->
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Dot, matrix-vector, vector-matrix or matrix product, recorded as torch records them."""
     ranks = (a._data.ndim, b._data.ndim)
-    if a._data.dtype != b._data.dtype:
-        raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {_long(a)} != {_long(b)}"
-        )
+    sa, sb = a._data.shape, b._data.shape
     if ranks == (1, 1):
-        _check(a._data.shape[0] == b._data.shape[0], a, b)
+        _same_dtype(a, b, "dot : expected both vectors to have same dtype, but found {a} and {b}")
+        if sa != sb:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have "
+                f"the same number of elements, but got {sa[0]} and {sb[0]} elements respectively"
+            )
         return linalg.Dot.apply(a, b)
     if ranks == (2, 1):
-        _check(a._data.shape[1] == b._data.shape[0], a, b)
+        _same_dtype(a, b, "addmv input tensors must have the same dtype, but got {b}, {a}, and {b}")
+        if sa[1] != sb[0]:
+            raise RuntimeError(
+                f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})"
+            )
         return linalg.Mv.apply(a, b)
-    if ranks == (1, 2):
-        return matmul(a.unsqueeze(0), b).squeeze(0)
+    if ranks == (1, 2):  # torch squeezes the product in place: the result is not a view
+        return shape.Squeeze.apply(matmul(a.unsqueeze(0), b), 0)
     if ranks == (2, 2):
-        _check(a._data.shape[1] == b._data.shape[0], a, b)
+        _same_dtype(a, b, "expected m1 and m2 to have the same dtype, but got: {a_} != {b_}")
+        if sa[1] != sb[0]:
+            raise RuntimeError(
+                f"mat1 and mat2 shapes cannot be multiplied ({sa[0]}x{sa[1]} and {sb[0]}x{sb[1]})"
+            )
         return linalg.Mm.apply(a, b)
     raise NotImplementedError(
         f"reference implements matmul for 1-D and 2-D operands only, got {ranks[0]}-D and "
@@ -129,17 +139,15 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     )
 
 
-def _long(t: Tensor) -> str:
-    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int"}.get(
-        t.dtype.name, t.dtype.name
-    )
+_NAMES = {"float32": ("Float", "float"), "float64": ("Double", "double")}
+_NAMES.update(int64=("Long", "long int"), int32=("Int", "int"), bool=("Bool", "bool"))
 
 
-def _check(ok: bool, a: Tensor, b: Tensor) -> None:
-    if not ok:
-        sa = "x".join(str(s) for s in a._data.shape)
-        sb = "x".join(str(s) for s in b._data.shape)
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+def _same_dtype(a: Tensor, b: Tensor, message: str) -> None:
+    """Torch's dtype error for a product, with its names: {a} is "Float", {a_} is "float"."""
+    if a._data.dtype != b._data.dtype:
+        (na, na_), (nb, nb_) = _NAMES[a.dtype.name], _NAMES[b.dtype.name]
+        raise RuntimeError(message.format(a=na, b=nb, a_=na_, b_=nb_))
 
 
 def exp(t: Tensor) -> Tensor:

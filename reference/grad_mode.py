@@ -99,11 +99,8 @@ class inference_mode(_Mode):  # noqa: N801
         self.mode = bool(mode)
 
     def _enter(self) -> None:
-        if self.mode:
-            state.grad_enabled = False
-            state.inference = True
-        else:
-            state.inference = False
+        state.grad_enabled = not self.mode  # inference_mode(False) turns grad mode on, as torch
+        state.inference = self.mode
 
     def _args(self) -> tuple[Any, ...]:
         return (self.mode,)

@@ -62,7 +62,7 @@ class Tensor(TensorOps):
         "grad_fn",  # the Function that made it, None for a leaf
         "_grad",
         "_retains_grad",
-        "_version",  # [count], shared with views and detach(), so edits through them count
+        "_vc",  # the version counter, [count]: shared with views and detach(), so edits count
         "_hooks",  # a leaf's tensor hooks (a non-leaf keeps them on its grad_fn)
         "_acc",  # weakref to the leaf's AccumulateGrad node
         "_inference",
@@ -86,7 +86,7 @@ class Tensor(TensorOps):
         self.grad_fn = grad_fn
         self._grad: Tensor | None = None
         self._retains_grad = False
-        self._version = [0] if version is None else version
+        self._vc = [0] if version is None else version
         self._hooks: list[Callable[..., Any]] | None = None
         self._acc = None
         self._inference = state.inference
@@ -101,6 +101,10 @@ class Tensor(TensorOps):
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        if value and self.grad_fn is None and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -198,7 +202,9 @@ class Tensor(TensorOps):
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph; edits through either side are seen by both."""
-        return Tensor(self._data, version=self._version)
+        out = Tensor(self._data, version=self._vc)
+        out._inference = self._inference
+        return out
 
     def detach_(self) -> Tensor:
         if self._is_view:
@@ -215,15 +221,18 @@ class Tensor(TensorOps):
     @property
     def data(self) -> Tensor:
         """The same storage with no autograd history and its own version counter."""
-        return Tensor(self._data)
+        out = Tensor(self._data)
+        out._inference = self._inference
+        return out
 
     @data.setter
     def data(self, value: Tensor) -> None:
         self._data = value._data
 
     @property
-    def _version_count(self) -> int:
-        return self._version[0]
+    def _version(self) -> int:
+        """How many in-place changes this memory has seen (torch's private attribute)."""
+        return self._vc[0]
 
     # -- metadata and conversion -----------------------------------------------------------
     @property

@@ -52,10 +52,27 @@ def _binary(op: Any, a: Tensor, b: Any, true_division: bool = False) -> Tensor:
     a, b, want = _operands(a, b)
     if true_division and (want or a._data.dtype).kind != "f":
         want = dtypes.DEFAULT_FLOAT.np
-    out = op.apply(a, b)
+    try:
+        out = op.apply(a, b)
+    except ValueError:
+        _check_broadcast(a._data.shape, b._data.shape)
+        raise
     if want is not None and out._data.dtype != want:
         out._data = out._data.astype(want)
     return out
+
+
+def _check_broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    """Torch's error for shapes that do not broadcast (numpy's is a ValueError)."""
+    ndim = max(len(a), len(b))
+    for dim in reversed(range(ndim)):
+        sa = a[dim - ndim + len(a)] if dim - ndim + len(a) >= 0 else 1
+        sb = b[dim - ndim + len(b)] if dim - ndim + len(b) >= 0 else 1
+        if sa != sb and sa != 1 and sb != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({sa}) must match the size of tensor b ({sb}) at "
+                f"non-singleton dimension {dim}"
+            )
 
 
 def _floating(t: Tensor) -> Tensor:
@@ -106,6 +123,8 @@ class TensorOps:
     pow = __pow__
 
     def __rpow__(self, base: Any) -> Tensor:
+        if isinstance(base, int) and self._data.dtype.kind != "f":
+            return ar.RPow.apply(self, base)  # integers stay integers
         return ar.RPow.apply(_floating(self), base)
 
     def __neg__(self) -> Tensor:
@@ -168,14 +187,23 @@ class TensorOps:
                 "reference does not record in-place ops on views of tensors that require "
                 "grad; apply the op to the base tensor or use the out-of-place form"
             )
+        if operands and operands[0]._data.shape != self._data.shape:
+            _check_broadcast(self._data.shape, operands[0]._data.shape)
+            shape = np.broadcast_shapes(self._data.shape, operands[0]._data.shape)
+            if shape != self._data.shape:
+                raise RuntimeError(
+                    f"output with shape {list(self._data.shape)} doesn't match the broadcast "
+                    f"shape {list(shape)}"
+                )
         if record:
-            saves_self = op is ar.Mul and operands[0]._rg
+            # mul_ and div_ save the old self for the other operand's gradient: keep a copy
+            saves_self = (op is ar.Mul or op is ar.Div) and operands[0]._rg
             before = Tensor(self._data.copy() if saves_self else self._data, self._rg, self.grad_fn)
             result = op.apply(before, *operands)
         else:
             result = op.apply(self, *operands)  # records nothing: see ``record``
         np.copyto(self._data, result._data, casting="unsafe")
-        self._version[0] += 1
+        self._vc[0] += 1
         if record:
             self.grad_fn, self._rg = result.grad_fn, True
         return self
@@ -358,7 +386,7 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     """
     root = base if base._base is None else base._base
     result._base = root
-    result._version = root._version
+    result._vc = root._vc
     result._inference = root._inference
     if state.grad_enabled:
         result._is_view = True

@@ -88,6 +88,8 @@ class Pow(Function):
 
     def forward(self, a: np.ndarray, exponent: float) -> np.ndarray:
         self.exponent = exponent
+        if a.dtype.kind != "f" and isinstance(exponent, int) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         with quiet():
             return a**exponent
 

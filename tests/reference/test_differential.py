@@ -28,6 +28,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,8 +93,16 @@ class Observation:
 def describe(x: Any) -> Any:
     if isinstance(x, (tuple, list)):
         return tuple(describe(item) for item in x)
-    if x is None or not hasattr(x, "grad_fn"):
+    if hasattr(x, "next_functions"):  # a graph node
+        return (
+            "node",
+            x.name(),
+            tuple(None if n is None else n.name() for n, _ in x.next_functions),
+        )
+    if x is None or isinstance(x, (bool, int, float, str)):
         return x
+    if not hasattr(x, "grad_fn"):  # a function, a handle, a grad-mode object: its kind
+        return ("object", type(x).__name__)
     node = x.grad_fn
     return Desc(
         value=np.array(x.detach().numpy(), copy=True),
@@ -123,7 +133,8 @@ def execute(lib: Any, program: Program) -> list[Observation]:
     def observe(grad: Any) -> None:
         hook_log.append(describe(grad))
 
-    namespace: dict[str, Any] = {"torch": lib, "double": lambda g: g * 2, "observe": observe}
+    namespace: dict[str, Any] = {"torch": lib, "re": re, "double": lambda g: g * 2}
+    namespace["observe"] = observe
     last_grads: dict[str, Any] = {}
     observations = []
     for step in program.steps:
@@ -155,7 +166,7 @@ def _grads(namespace: dict[str, Any], names: tuple[str, ...], last: dict[str, An
     out = {}
     for name in names:
         t = namespace.get(name)
-        if t is None or not (t.is_leaf or t.retains_grad):
+        if not hasattr(t, "grad_fn") or not (t.is_leaf or t.retains_grad):
             continue
         grad = t.grad
         previous = last.get(name)
@@ -233,7 +244,7 @@ def compare(program: Program, ours: list[Observation], theirs: list[Observation]
                 raise Mismatch(f"visible grads: reference {sorted(a.grads)} != {sorted(b.grads)}")
             for name, (x, same_x) in a.grads.items():
                 y, same_y = b.grads[name]
-                compare_desc(f"{name}.grad", x, y, True, program.precise)
+                compare_desc(f"{name}.grad", x, y, not step.higher, program.precise)
                 if same_x != same_y:
                     raise Mismatch(
                         f"{name}.grad is the same object as before: reference {same_x}, "
@@ -881,5 +892,607 @@ def program_of(source: str) -> Program:
     for code in lines:
         match = re.match(r"(?:with .*\n\s+)*(\w+) = ", code)
         steps.append(Step(code, (match.group(1),) if match else ()))
-    names = tuple(sorted({n for s in steps for n in s.outputs if n.startswith("v")}))
+    names = tuple(dict.fromkeys(n for step in steps for n in step.outputs))
     return Program(tuple(steps), names)
+
+
+def run_both(source: str, names: bool = True) -> tuple[list[Observation], list[Observation]]:
+    """Run a hand-written program on both libraries, compare everything, return both records.
+
+    ``names=False`` skips node names, for programs with create_graph: the nodes that record
+    backward formulas are the engine's own business.
+    """
+    program = program_of(source)
+    if not names:
+        steps = tuple(Step(s.code, s.outputs, higher=True) for s in program.steps)
+        program = Program(steps, program.names)
+    ours, theirs = execute(reference, program), execute(torch, program)
+    compare(program, ours, theirs)
+    return ours, theirs
+
+
+def last_error(observations: list[Observation]) -> tuple[str, str] | None:
+    return observations[-1].error
+
+
+def warned(observations: list[Observation]) -> list[tuple[str, str]]:
+    return [w for o in observations for w in o.warnings]
+
+
+# -- leaves and nodes --------------------------------------------------------------------------
+
+LEAVES = """
+x = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], requires_grad=True)
+w = torch.tensor([0.75, 2.0, -1.25], requires_grad=True)
+p = torch.tensor([[0.5, 1.0, 2.0], [1.5, 0.25, 3.0]], requires_grad=True)
+m = torch.tensor([[1.0, 2.0], [0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+c = torch.tensor([1.0, 2.0, 3.0])
+"""
+
+# Every op of the API, each recorded once; the program then backwards through it.
+EXPRESSIONS = [
+    "x + w",
+    "x + 2",
+    "2 + x",
+    "x + c",
+    "x - w",
+    "x - 2.5",
+    "3 - x",
+    "x * w",
+    "x * 2",
+    "0.5 * x",
+    "x * c",
+    "x / w",
+    "x / 4",
+    "2 / w",
+    "p ** 2",
+    "p ** 0.5",
+    "p ** -1",
+    "p ** 0",
+    "p ** w",
+    "2 ** x",
+    "-x",
+    "x @ m",
+    "w @ m",
+    "m.t() @ w",
+    "w @ w",
+    "x @ w",
+    "torch.matmul(x, m)",
+    "x.exp()",
+    "torch.exp(x)",
+    "p.log()",
+    "torch.log(p)",
+    "x.tanh()",
+    "torch.tanh(x)",
+    "x.sigmoid()",
+    "torch.sigmoid(x)",
+    "x.relu()",
+    "torch.relu(x)",
+    "x.pow(2)",
+    "torch.pow(x, 3)",
+    "x.sum()",
+    "x.sum(0)",
+    "x.sum(1, keepdim=True)",
+    "x.sum((0, 1))",
+    "x.sum(-1)",
+    "torch.sum(x)",
+    "torch.sum(x, 1)",
+    "x.mean()",
+    "x.mean(0)",
+    "x.mean(1, keepdim=True)",
+    "torch.mean(x)",
+    "x.view(3, 2)",
+    "x.view(-1)",
+    "x.view((6,))",
+    "x.reshape(3, 2)",
+    "x.t().reshape(6)",
+    "x.t()",
+    "x.T",
+    "w.t()",
+    "x.transpose(0, 1)",
+    "x.transpose(-1, 0)",
+    "x[0]",
+    "x[1, 2]",
+    "x[:, 1]",
+    "x[0:1]",
+    "x[:]",
+    "x[:, :2]",
+    "x[..., 1]",
+    "x[None]",
+    "x[::2]",
+    "x[0][1:]",
+    "x.detach()",
+]
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS)
+def test_each_op_records_torchs_node(expr: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\ny = {expr}\nr = y.grad_fn\nz = y.sum()\nz.backward()")
+    assert theirs[-1].error is None or expr == "x.detach()"
+
+
+def test_a_tensor_created_directly_is_a_leaf() -> None:
+    run_both("x = torch.tensor([1.0, 2.0])\ny = torch.ones(2, requires_grad=True)")
+    run_both("z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)\nr = z.grad_fn")
+
+
+def test_requires_grad_propagates_through_a_chain() -> None:
+    run_both(f"{LEAVES}\ny = c * 2\nz = y + x\nu = z.exp().sum()\nr = u.requires_grad")
+
+
+# -- .grad on a non-leaf -----------------------------------------------------------------------
+
+
+def test_grad_of_a_non_leaf_warns_like_torch() -> None:
+    ours, theirs = run_both(f"{LEAVES}\ny = x * 2\nr = y.grad")
+    assert warned(theirs) and warned(theirs) == warned(ours)
+    assert warned(theirs)[0][0] == "UserWarning"
+
+
+def test_retain_grad_fills_the_grad_of_a_non_leaf_without_warning() -> None:
+    ours, theirs = run_both(f"{LEAVES}\ny = x * 2\ny.retain_grad()\ny.sum().backward()\nr = y.grad")
+    assert not warned(theirs) and not warned(ours)
+
+
+# -- accumulation ------------------------------------------------------------------------------
+
+
+def test_a_leaf_used_twice_accumulates_into_the_same_grad_object() -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = (x * x + x).sum()\ny.backward(retain_graph=True)\ny.backward()"
+    )
+    assert theirs[-1].grads["x"][1] is True  # torch adds in place: the same object
+
+
+def test_two_outputs_sharing_a_leaf_accumulate() -> None:
+    run_both(f"{LEAVES}\na = (x * 2).sum()\nb = x.exp().sum()\na.backward()\nb.backward()")
+
+
+def test_a_retained_grad_is_a_new_object_at_each_accumulation() -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = x * 2\ny.retain_grad()\nz = y.sum()\nz.backward(retain_graph=True)\n"
+        "z.backward()"
+    )
+    assert theirs[-1].grads["y"][1] is False
+
+
+# -- saved tensors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, raises",
+    [
+        ("x.sum()", False),
+        ("(x + w).sum()", False),
+        ("(x * x).sum()", True),
+        ("2 * x", True),
+        ("x.exp().sum()", True),
+        ("(x * c).sum()", True),
+        ("x.view(-1).sum()", False),
+    ],
+)
+def test_a_second_backward_raises_exactly_when_saved_tensors_were_freed(
+    expr: str, raises: bool
+) -> None:
+    gradient = "torch.ones_like(y)" if expr == "2 * x" else ""
+    source = f"{LEAVES}\ny = {expr}\ny.backward({gradient})\ny.backward({gradient})"
+    ours, theirs = run_both(source)
+    assert (last_error(theirs) is not None) == raises
+    assert last_error(ours) == last_error(theirs)  # the message too
+
+
+def test_retain_graph_keeps_saved_tensors_for_a_second_backward() -> None:
+    run_both(f"{LEAVES}\ny = (x * x).sum()\ny.backward(retain_graph=True)\ny.backward()")
+
+
+# -- zeroing -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zero", ["x.grad.zero_()", "x.grad.data.zero_()", "x.grad = None"])
+def test_zeroing_the_grad(zero: str) -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = (x * x).sum()\ny.backward(retain_graph=True)\ng = x.grad\n{zero}\n"
+        "y.backward()\nsame = x.grad is g"
+    )
+
+
+# -- non-scalar backward -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "y.backward()",
+        "y.backward(torch.ones(3))",
+        "y.backward(torch.ones(1, 2, 3))",
+        "y.backward(torch.ones(2, 3))",
+        "torch.autograd.grad(y, x)",
+        "torch.autograd.grad(y, x, grad_outputs=torch.ones(2))",
+    ],
+)
+def test_non_scalar_backward_needs_a_gradient_of_the_same_shape(call: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\ny = x * 2\n{call}")
+    assert last_error(ours) == last_error(theirs)
+
+
+# -- grad modes --------------------------------------------------------------------------------
+
+GRAD_MODES = {
+    "no_grad": "with torch.no_grad():\n    y = x * 2\nz = (y * x).sum()\nz.backward()",
+    "enable_grad inside no_grad": (
+        "with torch.no_grad():\n    with torch.enable_grad():\n        y = x * 2\nz = y.sum()\n"
+        "z.backward()"
+    ),
+    "set_grad_enabled": (
+        "with torch.set_grad_enabled(False):\n    y = x * 2\nb = torch.is_grad_enabled()"
+    ),
+    "set_grad_enabled called": (
+        "s = torch.set_grad_enabled(False)\ny = x * 2\ns = torch.set_grad_enabled(True)\nz = x * 2"
+    ),
+    "no_grad decorator": "f = torch.no_grad()(lambda t: t * 2)\ny = f(x)\nz = x * 2",
+    "enable_grad decorator": (
+        "f = torch.enable_grad()(lambda t: t * 2)\nwith torch.no_grad():\n    y = f(x)"
+    ),
+    "inference_mode": "with torch.inference_mode():\n    y = x * 2\nb = y.requires_grad",
+    "inference tensor saved for backward": (
+        "with torch.inference_mode():\n    y = c * 2\nz = y * x"
+    ),
+    "inference tensor not saved": "with torch.inference_mode():\n    y = c * 2\nz = (y + x).sum()",
+    "inference tensor in place": "with torch.inference_mode():\n    y = c * 2\ny.add_(1)",
+    "inference tensor requires grad": (
+        "with torch.inference_mode():\n    y = c * 2\ny.requires_grad_()"
+    ),
+    "inference_mode(False)": (
+        "with torch.inference_mode():\n    with torch.inference_mode(False):\n        y = x * 2"
+    ),
+    "inference_mode(False) under no_grad": (
+        "with torch.no_grad():\n    with torch.inference_mode(False):\n        y = x * 2"
+    ),
+    "view under no_grad": "with torch.no_grad():\n    y = x[0]\nz = (y * w).sum()\nz.backward()",
+    "view under no_grad in place": "with torch.no_grad():\n    y = x[0]\ny.mul_(2)",
+    "view under inference_mode in place": "with torch.inference_mode():\n    y = x[0]\ny.mul_(2)",
+    "in place under no_grad": "with torch.no_grad():\n    x.mul_(2)\nz = x.sum()\nz.backward()",
+}
+
+
+@pytest.mark.parametrize("source", GRAD_MODES.values(), ids=GRAD_MODES.keys())
+def test_grad_modes(source: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\n{source}")
+    assert last_error(ours) == last_error(theirs)
+
+
+# -- .data and the version counter -------------------------------------------------------------
+
+
+def test_data_shares_memory_but_bypasses_the_version_counter() -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = x.exp()\nv0 = y._version\ny.data.mul_(2)\nv1 = y._version\n"
+        "z = y.sum()\nz.backward()"
+    )
+    assert theirs[-1].error is None
+
+
+def test_detach_shares_the_version_counter() -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = x.exp()\nd = y.detach()\nd.mul_(2)\nv = y._version\nz = y.sum()\n"
+        "z.backward()"
+    )
+    assert last_error(theirs) is not None
+    assert last_error(ours) == last_error(theirs)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "y = x * 2\nz = y * y\ny.add_(1)\nz.sum().backward()",
+        "y = x.exp()\ny.mul_(2)\ny.sum().backward()",
+        "y = x.tanh()\nz = y.sum()\ny.zero_()\nz.backward()",
+        "y = x * 1\nz = y.sigmoid()\nz.add_(1)\nz.sum().backward()",
+        "y = x * 1\nz = y.relu()\ny.add_(1)\nz.sum().backward()",
+        "y = p.log()\ny.add_(1)\ny.sum().backward()",
+        "y = x * 2\nz = y + 1\ny.add_(1)\nz.sum().backward()",
+    ],
+)
+def test_modifying_a_saved_tensor_raises_torchs_version_error(source: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\n{source}")
+    assert last_error(ours) == last_error(theirs)
+
+
+INPLACE = [
+    "y = c * 1\ny.mul_(x.exp())\nz = y.sum()\nz.backward()",
+    "y = c * 1\ny.div_(x.exp())\nz = y.sum()\nz.backward()",
+    "y = x * 1\ny.div_(w)\nz = y.sum()\nz.backward()",
+    "y = x * 1\ny.mul_(y)\nz = y.sum()\nz.backward()",
+    "y = x * 1\ny.add_(w)\ny.sub_(2)\nz = y.sum()\nz.backward()",
+    "y = x * 1\ny.zero_()\nz = (y + x).sum()\nz.backward()",
+    "y = c * 1\ny.add_(w)\nr = y.is_leaf",
+    "y = c * 1\ny.mul_(c)\nr = y.requires_grad",
+    "y = x.exp()\ny.add_(1)\nz = y.sum()\nz.backward()",
+    "y = x * 1\ny += w\ny *= 2\ny -= w\ny /= 4\nz = y.sum()\nz.backward()",
+    "y = torch.tensor([1.0, 2.0], dtype=torch.float64)\ny.add_(w[:2])\nz = y.sum()\nz.backward()",
+]
+
+
+@pytest.mark.parametrize("source", INPLACE)
+def test_in_place_ops_record_like_torch(source: str) -> None:
+    run_both(f"{LEAVES}\n{source}")
+
+
+# -- the errors torch raises -------------------------------------------------------------------
+
+ERRORS = {
+    "backward without grad": "y = c * 2\ny.sum().backward()",
+    "requires_grad on int": "i = torch.tensor([1, 2])\ni.requires_grad_()",
+    "requires_grad= on int": "i = torch.tensor([1, 2])\ni.requires_grad = True",
+    "tensor(requires_grad) on int": "i = torch.tensor([1, 2], requires_grad=True)",
+    "ones(requires_grad) on int": "i = torch.ones(2, dtype=torch.int64, requires_grad=True)",
+    "in place on a leaf": "x.add_(1)",
+    "in place mul on a leaf": "x.mul_(2)",
+    "zero_ on a leaf": "x.zero_()",
+    "numpy on requires grad": "a = x.numpy()",
+    "numpy on a non-leaf": "y = x * 2\na = y.numpy()",
+    "requires_grad False on a non-leaf": "y = x * 2\ny.requires_grad_(False)",
+    "retain_grad without grad": "c.retain_grad()",
+    "hook without grad": "c.register_hook(double)",
+    "grad of an input without grad": "y = (x * c).sum()\ng = torch.autograd.grad(y, c)",
+    "grad of an unused input": "y = x.sum()\ng = torch.autograd.grad(y, w)",
+    "item of many": "a = x.item()",
+    "view of a non-contiguous tensor": "y = x.t().view(6)",
+    "view to a wrong size": "y = x.view(4)",
+    "matmul shape mismatch": "y = x @ x",
+    "matmul dtype mismatch": "y = x @ m.double()",
+    "broadcast mismatch": "y = x + torch.ones(2)",
+    "index out of range": "y = x[2]",
+    "too many indices": "y = w[0, 0]",
+    "sum over a missing dim": "y = x.sum(2)",
+    "mean of integers": "y = torch.tensor([1, 2]).mean()",
+    "t of 3-D": "y = x.view(1, 2, 3).t()",
+    "in place float into int": "i = torch.tensor([1, 2])\ni.add_(0.5)",
+    "in place broadcast into a smaller tensor": "y = w * 1\ny.add_(x)",
+    "grad_outputs of a wrong length": (
+        "y = x.sum()\ng = torch.autograd.grad([y, y], x, grad_outputs=[None])"
+    ),
+}
+
+
+@pytest.mark.parametrize("source", ERRORS.values(), ids=ERRORS.keys())
+def test_errors_match_torchs_type_and_message(source: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\n{source}")
+    assert last_error(theirs) is not None, "the scenario should make torch raise"
+    assert _gist(last_error(ours)) == _gist(last_error(theirs))
+
+
+def _gist(error: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The type and the first sentence: torch appends C++ context to some messages."""
+    if error is None:
+        return None
+    return error[0], re.split(r"(?<=[.:])\s|\n", error[1])[0]
+
+
+# -- create_graph: higher-order gradients ------------------------------------------------------
+
+SECOND_ORDER = [
+    "p ** 3",
+    "p ** 0.5",
+    "p ** -2",
+    "p ** w",
+    "w ** p",
+    "2 ** x",
+    "x * x",
+    "x * w",
+    "x / w",
+    "1 / p",
+    "x.exp()",
+    "p.log()",
+    "x.tanh()",
+    "x.sigmoid()",
+    "x.relu() * x",
+    "(x @ m) ** 2",
+    "(w @ w) * w",
+    "x.mean(0) ** 2",
+    "(x.sum(1) ** 2)",
+    "x.t() ** 3",
+    "x.view(-1) ** 3",
+    "x[0] ** 3",
+    "x[:, 1:] ** 2",
+    "(x - 3) * (2 - x)",
+    "-x * x",
+]
+
+
+@pytest.mark.parametrize("expr", SECOND_ORDER)
+def test_second_derivatives_match_torch(expr: str) -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = ({expr}).sum()\n"
+        "g = torch.autograd.grad(y, [x, w, p], create_graph=True, allow_unused=True)\n"
+        "s = sum((gi * gi).sum() for gi in g if gi is not None and gi.requires_grad)\n"
+        "h = torch.autograd.grad(s, [x, w, p], allow_unused=True)",
+        names=False,
+    )
+    assert theirs[-1].error is None or "does not require grad" in theirs[-1].error[1]
+
+
+def test_backward_with_create_graph_records_the_grad() -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\ny = (x ** 3).sum()\ny.backward(create_graph=True)\ng = x.grad\n"
+        "z = (g * g).sum()\nh = torch.autograd.grad(z, x)",
+        names=False,
+    )
+    assert warned(theirs) == warned(ours)
+
+
+def test_third_derivative() -> None:
+    run_both(
+        "x = torch.tensor([0.5, 1.5], dtype=torch.float64, requires_grad=True)\n"
+        "y = (x.tanh() * x.exp()).sum()\n"
+        "g = torch.autograd.grad(y, x, create_graph=True)[0]\n"
+        "g2 = torch.autograd.grad(g.sum(), x, create_graph=True)[0]\n"
+        "g3 = torch.autograd.grad(g2.sum(), x)[0]",
+        names=False,
+    )
+
+
+# -- autograd.grad -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "g = torch.autograd.grad(y, [x, w], allow_unused=True)",
+        "g = torch.autograd.grad(y, [x, w])",
+        "g = torch.autograd.grad(y, x)",
+        "g = torch.autograd.grad(y, [x, x])",
+        "g = torch.autograd.grad([y, y], [x], retain_graph=True)",
+        "g = torch.autograd.grad(y, x, retain_graph=True)\nh = torch.autograd.grad(y, x)",
+        "g = torch.autograd.grad(y, x)\nh = torch.autograd.grad(y, x)",
+        "g = torch.autograd.grad(y, u)",
+    ],
+)
+def test_autograd_grad(call: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\nu = x * 2\ny = (u * u).sum()\n{call}\nr = x.grad")
+    assert last_error(ours) == last_error(theirs)
+
+
+# -- hooks -------------------------------------------------------------------------------------
+
+
+def test_hooks_see_and_replace_gradients() -> None:
+    run_both(
+        f"{LEAVES}\nx.register_hook(observe)\ny = x * w\ny.register_hook(double)\n"
+        "y.register_hook(observe)\ny.retain_grad()\nh = w.register_hook(double)\n"
+        "z = y.sum()\nz.backward(retain_graph=True)\nh.remove()\nz.backward()"
+    )
+
+
+# -- dtypes ------------------------------------------------------------------------------------
+
+PROMOTION = [
+    "x * 2",
+    "x * 2.5",
+    "x + True",
+    "2 / x",
+    "x ** 2",
+    "x ** 2.0",
+    "x + x64",
+    "x64 * x",
+    "x * s64",
+    "s64 * x",
+    "x64 * s32",
+    "s32 + s64",
+    "i * 2",
+    "i * 2.5",
+    "i / 2",
+    "i / i",
+    "i + s64",
+    "i * s32",
+    "i + x",
+    "i ** 2",
+    "2 ** i",
+    "2.0 ** i",
+    "i - 1",
+    "1 - i",
+    "b + 1",
+    "b * 2.5",
+    "b + b",
+    "i + b",
+    "i32 + i",
+    "i32 * 2",
+    "i32 + s64",
+    "i.sum()",
+    "i32.sum()",
+    "b.sum()",
+    "i.relu()",
+    "i.exp()",
+    "i.tanh()",
+    "s32.exp()",
+    "-i",
+    "i.t()",
+    "i.view(2, 1)",
+    "i @ i",
+    "x @ x64.t()",
+    "x64.float() + x",
+    "x.double() * s32",
+]
+
+
+@pytest.mark.parametrize("expr", PROMOTION)
+def test_dtype_promotion(expr: str) -> None:
+    run_both(
+        "x = torch.tensor([[1.5, -2.0]], requires_grad=True)\n"
+        "x64 = torch.tensor([[0.5, 4.0]], dtype=torch.float64, requires_grad=True)\n"
+        "s32 = torch.tensor(1.5)\n"
+        "s64 = torch.tensor(3.0, dtype=torch.float64)\n"
+        "i = torch.tensor([1, 2])\n"
+        "i32 = torch.tensor([3, -4], dtype=torch.int32)\n"
+        "b = torch.tensor([True, False])\n"
+        f"y = {expr}\n"
+        "z = y.sum().backward() if y.requires_grad else None"
+    )
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "x",
+        "w * 2",
+        "x.mean()",
+        "x.sum()",
+        "x64",
+        "x64 * 2",
+        "c",
+        "i",
+        "b",
+        "s32",
+        "s64",
+        "x.grad_fn",
+        "(x * 2).grad_fn",
+        "(x * 2).grad_fn.next_functions",
+        "x.shape",
+        "x.dtype",
+        "x64.dtype",
+        "x.size()",
+        "x.view(-1)",
+        "x.t()",
+        "x[0]",
+        "x.exp()",
+        "torch.ones(2, 2, requires_grad=True)",
+        "torch.tensor(11.0)",
+        "torch.zeros(3)",
+        "x.detach()",
+        "torch.tensor([1e-5, 1.0])",
+        "torch.tensor([123456.0, 1.0])",
+    ],
+)
+def test_repr_matches_torch(expr: str) -> None:
+    ours, theirs = run_both(
+        f"{LEAVES}\nx64 = x.double()\ni = torch.tensor([1, 2])\nb = torch.tensor([True])\n"
+        "s32 = torch.tensor(1.5)\ns64 = torch.tensor(3.0, dtype=torch.float64)\n"
+        f"r = re.sub('0x[0-9a-f]+', '0x...', repr({expr}))"
+    )
+    assert ours[-1].outputs == theirs[-1].outputs
+
+
+@pytest.mark.parametrize("rank", [0, 1, 3])
+def test_T_warns_once_per_process_on_tensors_that_are_not_2d(rank: int) -> None:  # noqa: N802
+    """Run apart: torch's warning is once per process, and this process may have had it."""
+    code = (
+        "import sys, warnings\n"
+        "torch = __import__(sys.argv[1])\n"
+        "warnings.simplefilter('always')\n"
+        f"x = torch.ones([2] * {rank})\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    x.T; x.T\n"
+        "print([str(w.message).split(' (Triggered')[0] for w in caught])\n"
+    )
+    printed = {
+        name: subprocess.run(
+            [sys.executable, "-c", code, name], capture_output=True, text=True, check=True
+        ).stdout
+        for name in ("reference", "torch")
+    }
+    assert printed["reference"] == printed["torch"]
+    assert printed["torch"].count("deprecated") == 1
