@@ -22,6 +22,7 @@ from conformance.backends import (
     resolve_backend,
 )
 from conformance.errors import SpecError, UsageError
+from conformance.fuzz.commands import add_commands as add_fuzz_commands
 from conformance.options import add_backend_options
 from conformance.report import build_report, write_report
 from conformance.results import ScenarioResult
@@ -271,6 +272,7 @@ def _parser() -> argparse.ArgumentParser:
     backends = commands.add_parser("backends", help="list backends and their capabilities")
     backends.add_argument("--backend", action="append", metavar="NAME", help="also this one")
     backends.set_defaults(command=backends_command)
+    add_fuzz_commands(commands)
     return parser
 
 

@@ -1,0 +1,417 @@
+"""`programs()`: a hypothesis strategy for random autograd programs in the spec language.
+
+A program starts from a leaf that requires grad and then draws actions: more leaves, ops over
+the whole op set (`conformance.fuzz.ops`), grad-mode blocks, backward calls (scalar, with a
+gradient, repeated, with and without `retain_graph`), `.grad` resets, `retain_grad`, `detach`,
+deliberate misuses, and checks of what can be observed. `State` steers it towards programs
+that mostly run; hypothesis shrinks a failing one towards few, simple steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hypothesis import strategies as st
+
+from conformance.fuzz import ops
+from conformance.fuzz.domain import FLOATS, Interval, span
+from conformance.fuzz.features import ALL_FEATURES
+from conformance.fuzz.program import FLAGS, Check, Program, Statement, Step
+from conformance.fuzz.state import State, Value
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """What to generate: feature groups, the capabilities both backends share, and size."""
+
+    features: frozenset[str] = ALL_FEATURES
+    capabilities: frozenset[str] = frozenset({"float64", "int_dtypes", "retain_grad", "inplace"})
+    max_actions: int = 16
+
+
+def programs(config: Config | None = None) -> st.SearchStrategy[Program]:
+    """Random programs; each renders to a spec (see `conformance.fuzz.program`)."""
+    return _programs(config or Config())
+
+
+@st.composite
+def _programs(draw: Draw, config: Config) -> Program:
+    builder = _Builder(draw, config)
+    builder.steps.append(builder.leaf(first=True))
+    for _ in range(draw(st.integers(0, config.max_actions))):
+        action = draw(st.sampled_from(builder.actions()))
+        step = action()
+        if step is not None:
+            builder.steps.append(step)
+    if draw(st.integers(0, 3)) > 0:  # usually; shrinking turns it off
+        builder.sweep()
+    return Program(tuple(builder.steps), config.features)
+
+
+@dataclass
+class _Builder:
+    draw: Draw
+    config: Config
+    state: State = field(default_factory=State)
+    steps: list[Step] = field(default_factory=list)
+
+    def has(self, feature: str) -> bool:
+        return feature in self.config.features
+
+    def can(self, capability: str) -> bool:
+        return capability in self.config.capabilities
+
+    def actions(self) -> list[Callable[[], Step | None]]:
+        """The actions that make sense now, simplest first (hypothesis shrinks towards them)."""
+        found: list[Callable[[], Step | None]] = [self.check, self.leaf, self.backward]
+        found += [self.backward, self.check_grad]
+        if self.has("ops"):
+            found += [self.unary, self.scalar, self.binary, self.binary]
+        if self.has("matmul"):
+            found.append(self.matmul)
+        if self.has("reductions"):
+            found += [self.reduce, self.reduce]
+        if self.has("views"):
+            found.append(self.view)
+        if self.has("grad_mode"):
+            found.append(self.grad_mode)
+        if self.has("retain_graph") and self.state.roots:
+            found.append(self.backward_again)
+        if self.has("zero_grad") and self.state.grads:
+            found.append(self.zero_grad)
+        if self.has("retain_grad") and self.can("retain_grad"):
+            found.append(self.retain_grad)
+        if self.has("detach"):
+            found.append(self.detach)
+        if self.has("errors"):
+            found.append(self.misuse)
+        found += [self.check, self.check_grad, self.backward]
+        return found
+
+    # --- choosing ---------------------------------------------------------------------------
+
+    def choose(self, choices: list[ops.Applied]) -> ops.Applied:
+        """One op, then one of its forms, so an op with many forms is not drawn more often."""
+        groups: dict[str, list[ops.Applied]] = {}
+        for choice in choices:
+            groups.setdefault(choice.labels[0], []).append(choice)
+        group = self.draw(st.sampled_from(list(groups)))
+        return self.draw(st.sampled_from(groups[group]))
+
+    def pick(self, names: list[str]) -> str | None:
+        return self.draw(st.sampled_from(names)) if names else None
+
+    def pick_tensor(self, predicate: Callable[[Value], bool] | None = None) -> str | None:
+        return self.pick(self.state.tensors(predicate))
+
+    def dtype(self) -> str:
+        choices = ["float32"]
+        if self.has("dtypes") and self.can("float64"):
+            choices.append("float64")
+        if self.has("dtypes") and self.can("int_dtypes"):
+            choices.append("int64")
+        return self.draw(st.sampled_from(choices))
+
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.draw(st.lists(st.integers(1, 3), max_size=3)))
+
+    # --- leaves -----------------------------------------------------------------------------
+
+    def leaf(self, first: bool = False) -> Statement:
+        shape = self.shape()
+        dtype = "float32" if first else self.dtype()
+        floating = dtype in FLOATS
+        requires_grad = floating and (first or self.draw(st.booleans()))
+        kinds = ["tensor", "randn", "rand", "ones"] if floating else ["tensor"]
+        kind = self.draw(st.sampled_from(kinds))
+        name = self.state.name("x")
+        if kind == "tensor":
+            source, bound = self.literal(shape, dtype, positive=self.draw(st.booleans()))
+        else:
+            source, bound = ops.filled(kind, shape), ops.FILLED_BOUNDS[kind]
+        source = ops.with_options(source, dtype, requires_grad)
+        self.state.leaf(name, Value(shape, dtype, bound, requires_grad=requires_grad))
+        labels = [f"leaf:{kind}", dtype] + (["requires_grad"] if requires_grad else [])
+        return Statement(f"{name} = {source}", tuple(labels))
+
+    def literal(self, shape: tuple[int, ...], dtype: str, positive: bool) -> tuple[str, Interval]:
+        """`tensor(...)` data: multiples of 1/4, so + - * are exact on every backend."""
+        count = 1
+        for dim in shape:
+            count *= dim
+        low = 2 if positive else -8
+        if dtype not in FLOATS:
+            low = 1 if positive else -3
+        units = self.draw(st.lists(st.integers(low, 8), min_size=count, max_size=count))
+        data = [u / 4 for u in units] if dtype in FLOATS else units
+        bound = span([float(v) for v in data])
+        assert bound is not None
+        return f"tensor({ops.nested_literal(data, shape)})", bound
+
+    # --- ops --------------------------------------------------------------------------------
+
+    def bind(self, op: ops.Applied, inputs: list[Value]) -> Statement:
+        name = self.state.name("y")
+        self.state.result(
+            name,
+            inputs,
+            op.shape,
+            op.dtype,
+            op.bound,
+            saves=op.saves,
+            contiguous=op.contiguous,
+        )
+        return Statement(f"{name} = {op.source}", op.labels)
+
+    def unary(self) -> Statement | None:
+        name = self.pick_tensor()
+        if name is None:
+            return None
+        value = self.state.values[name]
+        choices = ops.unary_choices(name, value)
+        if not choices:
+            return None
+        return self.bind(self.choose(choices), [value])
+
+    def scalar(self) -> Statement | None:
+        name = self.pick_tensor()
+        if name is None:
+            return None
+        value = self.state.values[name]
+        choices = ops.scalar_choices(name, value)
+        return self.bind(self.choose(choices), [value]) if choices else None
+
+    def partner_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if not self.has("broadcasting"):
+            return shape
+        variants = ops.broadcast_partners(shape)
+        return self.draw(st.sampled_from(variants))
+
+    def binary(self) -> Statement | None:
+        left_name = self.pick_tensor()
+        if left_name is None:
+            return None
+        left = self.state.values[left_name]
+        if self.draw(st.booleans()):
+            partners = self.state.tensors(
+                lambda v: ops.can_pair(left, v, broadcasting=self.has("broadcasting"))
+            )
+            right_name = self.pick(partners)
+            if right_name is None:
+                return None
+            right_source, right = right_name, self.state.values[right_name]
+        else:
+            right_source, right = self.inline_partner(left, self.partner_shape(left.shape))
+        if self.draw(st.booleans()):
+            left_name, left, right_source, right = right_source, right, left_name, left
+        choices = ops.binary_choices(left_name, left, right_source, right)
+        if not choices:
+            return None
+        return self.bind(self.choose(choices), [left, right])
+
+    def inline_partner(self, like: Value, shape: tuple[int, ...]) -> tuple[str, Value]:
+        """A constant operand written inline: `randn(2, 1)` or `tensor([[0.5], [2.0]])`."""
+        dtype = like.dtype if like.is_float else "float32"
+        if self.draw(st.booleans()):
+            source, bound = self.literal(shape, dtype, positive=self.draw(st.booleans()))
+        else:
+            source, bound = ops.filled("randn", shape), ops.FILLED_BOUNDS["randn"]
+        source = ops.with_options(source, dtype, False)
+        return source, Value(shape, dtype, bound)
+
+    def matmul(self) -> Statement | None:
+        left_name = self.pick_tensor(lambda v: v.is_float and len(v.shape) in (1, 2))
+        if left_name is None:
+            return None
+        left = self.state.values[left_name]
+        inner = left.shape[-1]
+        partners = self.state.tensors(
+            lambda v: v.dtype == left.dtype and len(v.shape) in (1, 2) and v.shape[0] == inner
+        )
+        if partners and self.draw(st.booleans()):
+            right_source = self.draw(st.sampled_from(partners))
+            right = self.state.values[right_source]
+        else:
+            shape = self.draw(st.sampled_from([(inner,), (inner, 1), (inner, 2), (inner, 3)]))
+            right_source, right = self.inline_partner(left, shape)
+        op = ops.matmul(left_name, left, right_source, right, self.draw(st.booleans()))
+        return self.bind(op, [left, right]) if op is not None else None
+
+    def reduce(self) -> Statement | None:
+        name = self.pick_tensor()
+        if name is None:
+            return None
+        value = self.state.values[name]
+        kinds = ["sum", "mean"] if value.is_float else ["sum"]
+        kind = self.draw(st.sampled_from(kinds))
+        dims: tuple[int, ...] | int | None = None
+        keepdim = False
+        rank = len(value.shape)
+        if rank and self.draw(st.booleans()):
+            dim = self.draw(st.integers(-rank, rank - 1))
+            dims = dim
+            if rank >= 2 and self.draw(st.booleans()):
+                other = self.draw(st.integers(0, rank - 1))
+                if other != dim % rank:
+                    dims = (dim, other)
+            keepdim = self.draw(st.booleans())
+        op = ops.reduction(name, value, kind, dims, keepdim, self.draw(st.booleans()))
+        return self.bind(op, [value]) if op is not None else None
+
+    def view(self) -> Statement | None:
+        name = self.pick_tensor()
+        if name is None:
+            return None
+        value = self.state.values[name]
+        choices = ops.view_choices(name, value)
+        return self.bind(self.choose(choices), [value]) if choices else None
+
+    # --- grad mode --------------------------------------------------------------------------
+
+    def grad_mode(self, depth: int = 0) -> Statement | None:
+        modes = ["no_grad()", "enable_grad()", "set_grad_enabled(False)", "set_grad_enabled(True)"]
+        mode = self.draw(st.sampled_from(modes))
+        before = self.state.grad_enabled
+        self.state.grad_enabled = mode in ("enable_grad()", "set_grad_enabled(True)")
+        lines: list[str] = []
+        labels = [mode.split("(")[0] if "True" not in mode and "False" not in mode else mode]
+        try:
+            for _ in range(self.draw(st.integers(1, 2))):
+                inner = self.draw(st.sampled_from([self.unary, self.scalar, self.binary]))()
+                if isinstance(inner, Statement):
+                    lines.extend(inner.source.splitlines())
+                    labels.extend(inner.ops)
+            if depth == 0 and self.draw(st.booleans()):
+                nested = self.grad_mode(depth + 1)
+                if nested is not None:
+                    lines.extend(nested.source.splitlines())
+                    labels.extend(nested.ops)
+        finally:
+            self.state.grad_enabled = before
+        if not lines:
+            return None
+        body = "\n".join(f"    {line}" for line in lines)
+        return Statement(f"with {mode}:\n{body}", tuple(labels))
+
+    # --- backward ---------------------------------------------------------------------------
+
+    def backward(self, root_name: str | None = None) -> Statement | None:
+        if root_name is None:
+            # Mostly a recent result: its graph is the deepest one.
+            roots = self.state.tensors(lambda v: v.requires_grad)
+            recent = self.draw(st.booleans())
+            root_name = self.pick(roots[-2:] if recent else roots)
+        if root_name is None:
+            return None
+        root = self.state.values[root_name]
+        retain = self.has("retain_graph") and self.draw(st.booleans())
+        call, labels = ops.backward_call(
+            root_name, root, self.draw(st.integers(0, 3)), retain, self.draw(st.booleans())
+        )
+        if not self.state.backward_fails(root):
+            self.state.backward(root_name, root, retain)
+        else:
+            labels += ("freed_graph",)
+        return Statement(call, labels)
+
+    def backward_again(self) -> Statement | None:
+        root = self.pick(self.state.roots)
+        return self.backward(root) if root is not None else None
+
+    def zero_grad(self) -> Statement | None:
+        name = self.pick(sorted(self.state.grads))
+        if name is None:
+            return None
+        if self.can("inplace") and self.draw(st.booleans()):
+            return Statement(f"{name}.grad.zero_()", ("zero_",))
+        self.state.grads.discard(name)
+        return Statement(f"{name}.grad = None", ("grad=None",))
+
+    def retain_grad(self) -> Statement | None:
+        name = self.pick_tensor(lambda v: v.requires_grad)
+        if name is None:
+            return None
+        value = self.state.values[name]
+        self.state.values[name] = replace(value, retains=not value.leaf)
+        return Statement(f"{name}.retain_grad()", ("retain_grad",))
+
+    def detach(self) -> Statement | None:
+        name = self.pick_tensor(lambda v: v.is_float)
+        if name is None:
+            return None
+        value = self.state.values[name]
+        form = self.draw(st.integers(0, 2))
+        if form == 2 and value.leaf and not value.requires_grad:
+            self.state.leaf(name, replace(value, requires_grad=True))
+            source = self.draw(
+                st.sampled_from([f"{name}.requires_grad_()", f"{name}.requires_grad = True"])
+            )
+            return Statement(source, ("requires_grad_",))
+        new = self.state.name("d")
+        requires_grad = form == 1
+        self.state.leaf(new, replace(value, requires_grad=requires_grad, contiguous=True))
+        suffix = ".requires_grad_()" if requires_grad else ""
+        return Statement(f"{new} = {name}.detach(){suffix}", ("detach",))
+
+    def misuse(self) -> Statement | None:
+        """A statement torch rejects; the error's type and message are compared."""
+        kind = self.draw(st.integers(0, 4))
+        if kind == 0:
+            name = self.pick_tensor(lambda v: v.requires_grad and v.numel > 1)
+            return Statement(f"{name}.backward()", ("error:implicit_grad",)) if name else None
+        if kind == 1:
+            name = self.pick_tensor(lambda v: not v.leaf)
+            if name is None:
+                return None
+            return Statement(f"{name}.requires_grad = False", ("error:nonleaf_requires_grad",))
+        if kind == 2:
+            name = self.pick_tensor(lambda v: v.requires_grad and v.numel > 1)
+            if name is None:
+                return None
+            shape = self.state.values[name].shape
+            wrong = (*shape[:-1], shape[-1] + 1)
+            return Statement(
+                f"{name}.backward({ops.filled('ones', wrong)})", ("error:gradient_shape",)
+            )
+        if kind == 3:
+            name = self.pick_tensor(lambda v: len(v.shape) >= 1)
+            if name is None:
+                return None
+            shape = self.state.values[name].shape
+            other = (*shape[:-1], shape[-1] + 1)
+            return Statement(f"{name} + {ops.filled('ones', other)}", ("error:broadcast",))
+        name = self.pick_tensor(lambda v: not v.requires_grad)
+        return Statement(f"{name}.sum().backward()", ("error:no_grad_root",)) if name else None
+
+    # --- checks -----------------------------------------------------------------------------
+
+    def check(self) -> Check | None:
+        kind = self.draw(st.integers(0, 2 if self.has("grad_mode") else 1))
+        if kind == 2:
+            return Check("is_grad_enabled()")
+        name = self.pick_tensor()
+        if name is None:
+            return None
+        value = self.state.values[name]
+        if kind == 1:
+            return Check(f"{name}.grad", (), value.dtype, reads_grad=not value.leaf)
+        flags = [f for f in FLAGS if f != "retains_grad" or self.can("retain_grad")]
+        chosen = tuple(f for f in flags if self.draw(st.booleans()))
+        return Check(name, chosen, value.dtype)
+
+    def check_grad(self) -> Check | None:
+        """A `.grad` check, mostly of a leaf that requires grad: where backward bugs show."""
+        name = self.pick_tensor(lambda v: v.leaf and v.requires_grad)
+        if name is None:
+            return None
+        return Check(f"{name}.grad", (), self.state.values[name].dtype)
+
+    def sweep(self) -> None:
+        """Check every leaf's `.grad` at the end."""
+        for name, value in self.state.values.items():
+            if value.leaf and value.is_float:
+                self.steps.append(Check(f"{name}.grad", (), value.dtype))

@@ -1,0 +1,53 @@
+"""Counters for a fuzzing session: programs run, per-op coverage, divergences, speed."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from conformance.fuzz.program import Program
+
+
+@dataclass
+class Stats:
+    started: float = 0.0
+    elapsed: float = 0.0
+    searched: float = 0.0  # seconds until the first divergence, or the whole session
+    programs: int = 0  # generated and run while searching
+    shrink_runs: int = 0  # runs spent shrinking a divergence
+    steps: int = 0
+    divergences: int = 0
+    coverage: Counter[str] = field(default_factory=Counter)
+
+    def record(self, program: Program, diverged: bool, shrinking: bool) -> None:
+        if shrinking:
+            self.shrink_runs += 1
+            return
+        self.programs += 1
+        self.steps += len(program.steps)
+        self.coverage.update(program.ops)
+
+    def finish(self) -> Stats:
+        self.elapsed = time.perf_counter() - self.started
+        self.searched = self.searched or self.elapsed
+        return self
+
+    @property
+    def rate(self) -> float:
+        """Programs per second while searching (both backends, generation included)."""
+        elapsed = self.searched or (time.perf_counter() - self.started)
+        return self.programs / elapsed if elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"programs run: {self.programs} ({self.steps} steps, {self.rate:.0f} programs/s)",
+            f"shrinking runs: {self.shrink_runs}",
+            f"elapsed: {self.elapsed:.1f} s",
+            f"divergences found: {self.divergences}",
+            "coverage (programs using each op or form):",
+        ]
+        ordered = sorted(self.coverage.items(), key=lambda item: (-item[1], item[0]))
+        width = max((len(name) for name, _ in ordered), default=0)
+        lines.extend(f"  {name:<{width}}  {count}" for name, count in ordered)
+        return "\n".join(lines)
