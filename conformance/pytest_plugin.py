@@ -141,9 +141,10 @@ class ConformanceSession:
                 unavailable[backend.name] = reason
         if not self.counts and not unavailable:
             return
+        from conformance.results import Status
+
         terminalreporter.section("conformance")
-        order = ("pass", "fail", "error", "unsupported", "unavailable")
-        parts = ", ".join(f"{self.counts[status]} {status}" for status in order)
+        parts = ", ".join(f"{self.counts[status.value]} {status.value}" for status in Status)
         terminalreporter.line(f"{self.counts.total()} scenario runs: {parts}")
         for name, reason in unavailable.items():
             outcome = "skipped" if self.skip_unavailable else "failed"
