@@ -8,20 +8,31 @@ builds the matrix the CLI prints.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from conformance.backends.base import Backend
 from conformance.interpreter import Interpreter
-from conformance.results import ErrorInfo, ScenarioResult, Status, Timing
+from conformance.results import ErrorInfo, ScenarioResult, Status
 from conformance.spec.model import Scenario
+from conformance.timing.measure import interleaved
+
+BENCH_TAG = "bench"
 
 
 @dataclass(frozen=True, slots=True)
 class TimingOptions:
-    """Untimed warm-up runs, then timed repeats; `repeat=0` turns timing off."""
+    """Untimed warm-up rounds, then timed rounds; `repeat=0` turns timing off. Scenarios
+    tagged `bench` exist to be timed and get `bench_repeat` rounds, enough for the gate's
+    bootstrap to tell a real slowdown from noise."""
 
     warmup: int = 1
     repeat: int = 5
+    bench_repeat: int = 30
+
+    def rounds(self, scenario: Scenario) -> int:
+        if self.repeat <= 0:
+            return 0
+        return max(self.repeat, self.bench_repeat) if BENCH_TAG in scenario.tags else self.repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,10 @@ class Runner:
     def run(self, scenario: Scenario, backend: Backend) -> ScenarioResult:
         """Run one scenario on one backend in fresh state; correctness from the first run,
         timing from re-runs."""
+        return self._timed(scenario, [self.check(scenario, backend)], [backend])[0]
+
+    def check(self, scenario: Scenario, backend: Backend) -> ScenarioResult:
+        """Run one scenario on one backend once, in fresh state, without timing it."""
         try:
             availability = backend.availability()
             capabilities = backend.capabilities() if availability.available else frozenset()
@@ -73,18 +88,12 @@ class Runner:
             status = Status.ERROR
         else:
             status = Status.FAIL if outcome.mismatches else Status.PASS
-        timing = None
-        if status is not Status.ERROR and self.timing.repeat > 0:
-            timing, note = self._time(scenario, backend)
-            if note:
-                notes.append(note)
         return ScenarioResult(
             scenario,
             backend.name,
             status,
             mismatches=tuple(outcome.mismatches),
             error=outcome.error,
-            timing=timing,
             warnings=tuple(outcome.warnings),
             notes=tuple(notes),
         )
@@ -95,17 +104,38 @@ class Runner:
         backends: Sequence[Backend],
         on_result: Callable[[ScenarioResult], None] | None = None,
     ) -> list[ScenarioResult]:
-        """Every scenario on every backend, scenario by scenario; the baseline goes first so
-        its values are ready for the others."""
+        """Every scenario on every backend, scenario by scenario: correctness first (the
+        baseline first, so its values are ready for the others), then timing rounds that
+        alternate between the backends."""
         results: list[ScenarioResult] = []
         for scenario in scenarios:
             by_backend: dict[str, ScenarioResult] = {}
             for backend in self._baseline_first(backends):
-                result = by_backend[backend.name] = self.run(scenario, backend)
+                result = by_backend[backend.name] = self.check(scenario, backend)
                 if on_result is not None:
                     on_result(result)
-            results.extend(by_backend[backend.name] for backend in backends)
+            checked = [by_backend[backend.name] for backend in backends]
+            results.extend(self._timed(scenario, checked, backends))
         return results
+
+    def _timed(
+        self, scenario: Scenario, checked: list[ScenarioResult], backends: Sequence[Backend]
+    ) -> list[ScenarioResult]:
+        """`checked` (one result per backend) with timings added where a run completed."""
+        rounds = self.timing.rounds(scenario)
+        timeable = {Status.PASS, Status.FAIL}
+        chosen = [b for b, r in zip(backends, checked) if r.status in timeable]
+        if rounds == 0 or not chosen:
+            return checked
+        measured = interleaved(scenario, chosen, warmup=self.timing.warmup, rounds=rounds)
+        timed = []
+        for result in checked:
+            note = measured.notes.get(result.backend)
+            result = replace(result, timing=measured.timings.get(result.backend))
+            if note:
+                result = replace(result, notes=(*result.notes, note))
+            timed.append(result)
+        return timed
 
     def _baseline_first(self, backends: Iterable[Backend]) -> list[Backend]:
         name = self.baseline.name if self.baseline else None
@@ -133,13 +163,3 @@ class Runner:
             found = _BaselineValues(outcome.observations)
         self._baseline_values[scenario.id] = found
         return found
-
-    def _time(self, scenario: Scenario, backend: Backend) -> tuple[Timing | None, str]:
-        samples = []
-        for run in range(self.timing.warmup + self.timing.repeat):
-            outcome = Interpreter(scenario, backend, checking=False).run()
-            if outcome.error is not None:
-                return None, f"not timed: a re-run raised {outcome.error.headline()}"
-            if run >= self.timing.warmup:
-                samples.append(outcome.elapsed)
-        return Timing(self.timing.warmup, tuple(samples)), ""

@@ -1,0 +1,90 @@
+"""The stats objects timing checks work on: quartiles of samples, and ratios to a baseline
+backend with bootstrap intervals.
+
+Medians and quartiles, not means: a shared machine throws in the odd slow sample, and one
+outlier must not move the answer. Intervals come from resampling rounds, which assumes nothing
+about how timings are distributed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Median and quartiles of timing samples, in seconds."""
+
+    n: int
+    median: float
+    q1: float
+    q3: float
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Summary:
+        if not samples:
+            raise ValueError("no timing samples to summarize")
+        q1, median, q3 = np.percentile(np.asarray(samples, dtype=float), [25, 50, 75])
+        return cls(len(samples), float(median), float(q1), float(q3))
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """An estimate and its two-sided bootstrap interval at `confidence`."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """One backend's samples beside the timing baseline's, round by round in one run.
+
+    The ratio of their medians is what the gate compares between runs: both sides of it saw
+    the same machine at the same moments, so load that slows everything cancels out.
+    """
+
+    samples: tuple[float, ...]
+    baseline: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.samples or len(self.samples) != len(self.baseline):
+            raise ValueError(
+                f"paired timing needs equal, non-empty sample lists; got {len(self.samples)} "
+                f"and {len(self.baseline)}"
+            )
+
+    @property
+    def ratio(self) -> float:
+        """How many times slower than the baseline backend (median over median)."""
+        return float(np.median(self.samples) / np.median(self.baseline))
+
+    def resampled_ratios(self, rng: np.random.Generator, count: int = RESAMPLES) -> np.ndarray:
+        """Bootstrap replicates of `ratio`, resampling whole rounds so pairs stay together."""
+        samples = np.asarray(self.samples, dtype=float)
+        baseline = np.asarray(self.baseline, dtype=float)
+        rounds = rng.integers(0, len(samples), size=(count, len(samples)))
+        return np.median(samples[rounds], axis=1) / np.median(baseline[rounds], axis=1)
+
+    def ratio_interval(self, confidence: float = 0.95, *, key: str = "") -> Interval:
+        replicates = self.resampled_ratios(rng_for(key))
+        low, high = np.quantile(replicates, [(1 - confidence) / 2, (1 + confidence) / 2])
+        return Interval(self.ratio, float(low), float(high), confidence)
+
+
+def rng_for(key: str) -> np.random.Generator:
+    """A generator seeded from `key`, so the same data always gives the same interval."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
