@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance import render
+from conformance import cli_reports, render
 from conformance.backends import (
     Backend,
     choose_baseline,
@@ -24,7 +24,7 @@ from conformance.backends import (
 from conformance.errors import SpecError, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
 from conformance.options import add_backend_options
-from conformance.report import build_report, write_report
+from conformance.report import build_report
 from conformance.results import ScenarioResult
 from conformance.runner import Runner, TimingOptions
 from conformance.select import select
@@ -52,12 +52,15 @@ def run_command(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
     backends = _backends(args)
     runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
+    every_id = [scenario.id for scenario in _scenarios(args, filtered=False)]
+    plan = cli_reports.plan_run(args, scenarios, every_id, backends, runner.baseline)
+    scenarios = plan.scenarios
     names = [backend.name for backend in backends]
     if runner.baseline is not None and runner.baseline.name not in names:
         print(f"unpinned expectations compare with {runner.baseline.name} (the baseline)")
     started = time.perf_counter()
     with _progress(len(scenarios) * len(backends)) as advance:
-        results = runner.run_all(scenarios, backends, on_result=advance)
+        results = plan.apply(runner.run_all(scenarios, backends, on_result=advance))
     elapsed = time.perf_counter() - started
     print(render.matrix(results, names))
     details = render.details(results, backends)
@@ -67,11 +70,17 @@ def run_command(args: argparse.Namespace) -> int:
         results,
         backends,
         baseline=runner.baseline.name if runner.baseline else None,
-        timing={"warmup": runner.timing.warmup, "repeat": runner.timing.repeat},
+        timing={
+            "warmup": runner.timing.warmup,
+            "repeat": runner.timing.repeat,
+            "bench_repeat": runner.timing.bench_repeat,
+            "baseline": plan.timing_baseline,
+        },
         elapsed=elapsed,
+        **plan.report_fields(),
     )
-    path = write_report(report, Path(args.report_dir))
-    print(f"\nreport: {path}")
+    path, *others = cli_reports.write_all(report, Path(args.report_dir))
+    print(f"\nreport: {path} (and {', '.join(other.name for other in others)})")
     print(render.summary_line(results, len(backends), elapsed))
     if args.fail_unavailable and any(not b.availability().available for b in backends):
         print("conformance: a chosen backend is unavailable (--fail-unavailable)", file=sys.stderr)
@@ -148,11 +157,12 @@ def _backends(args: argparse.Namespace) -> list[Backend]:
 def _timing(args: argparse.Namespace) -> TimingOptions:
     if args.warmup < 0 or args.repeat < 0:
         raise UsageError("--warmup and --repeat take counts of zero or more")
-    return TimingOptions(warmup=args.warmup, repeat=args.repeat)
+    bench_repeat = getattr(args, "bench_repeat", TimingOptions().bench_repeat)
+    return TimingOptions(warmup=args.warmup, repeat=args.repeat, bench_repeat=bench_repeat)
 
 
 def _exit_code(results: Sequence[ScenarioResult]) -> int:
-    return 0 if all(result.status.ok for result in results) else 1
+    return 0 if all(result.ok for result in results) else 1
 
 
 class _progress:
@@ -251,13 +261,15 @@ def _parser() -> argparse.ArgumentParser:
         "--report-dir",
         default="reports",
         metavar="DIR",
-        help="where the JSON result goes, under DIR/runs/ (default: reports)",
+        help="where the reports go: the JSON under DIR/runs/, then junit.xml, report.md and "
+        "report.html (default: reports)",
     )
     run.add_argument(
         "--fail-unavailable",
         action="store_true",
         help="exit 1 when a chosen backend is unavailable here (for jobs that need a GPU)",
     )
+    cli_reports.add_run_options(run)
     run.set_defaults(command=run_command)
 
     listing = commands.add_parser("list", parents=[selection], help="list scenarios and tags")
@@ -273,6 +285,7 @@ def _parser() -> argparse.ArgumentParser:
     backends.add_argument("--backend", action="append", metavar="NAME", help="also this one")
     backends.set_defaults(command=backends_command)
     add_fuzz_commands(commands)
+    cli_reports.register(commands)
     return parser
 
 

@@ -14,6 +14,8 @@ _CELL = {
     Status.ERROR: "ERROR",
     Status.UNSUPPORTED: "unsupported",
     Status.UNAVAILABLE: "unavailable",
+    Status.XFAIL: "xfail",
+    Status.XPASS: "XPASS",
 }
 
 
@@ -47,7 +49,14 @@ def matrix(results: Sequence[ScenarioResult], backends: Sequence[str]) -> str:
 
 def details(results: Sequence[ScenarioResult], backends: Sequence[Backend]) -> str:
     """Full reports of failures and errors, then why anything did not run."""
-    sections = [result.report() for result in results if not result.status.ok]
+    sections = [result.report() for result in results if not result.ok]
+    known = [
+        f"  {result.scenario.id} [{result.backend}]: {result.expected.reason}"
+        for result in results
+        if result.status is Status.XFAIL and result.expected is not None
+    ]
+    if known:
+        sections.append("expected failures (xfail, not failures):\n" + "\n".join(known))
     unsupported = [
         f"  {result.scenario.id} [{result.backend}]: {result.reason}"
         for result in results

@@ -1,34 +1,46 @@
-"""The JSON result file: what ran, where, on which versions, and every result in full."""
+"""The JSON result file: what ran, where, on which versions, and every result in full.
+
+Its layout is versioned (`format`) and described by `formats/run.schema.json`; every other
+report (JUnit, Markdown, HTML), the gate and `merge` read this file, never the live objects, so
+`conformance report RUN.json` rebuilds exactly what `conformance run` wrote.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import sys
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from conformance.backends.base import Backend
+from conformance.repro import repro
 from conformance.results import ScenarioResult, Status
+from conformance.spec.model import Scenario
+from conformance.timing.stats import Paired
 
-FORMAT = 1
+FORMAT = 2
+RATIO_CONFIDENCE = 0.95
 
 
 def environment() -> dict[str, Any]:
     """Versions and machine, read without importing torch."""
     return {
         "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
         "numpy": _version("numpy"),
         "torch": _version("torch"),
         "conformance": _version("autograd-conformance"),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "hostname": platform.node(),
         "cpu_count": os.cpu_count(),
     }
 
@@ -38,6 +50,16 @@ def _version(package: str) -> str | None:
         return version(package)
     except PackageNotFoundError:
         return None
+
+
+def spec_set(scenarios: Sequence[Scenario]) -> dict[str, Any]:
+    """The selected spec set's identity: a hash over every scenario's id and file bytes, so two
+    runs (or two shards) can tell whether they ran the same specs."""
+    digest = hashlib.sha256()
+    for scenario in sorted(scenarios, key=lambda s: s.id):
+        content = Path(scenario.where.path).read_bytes()
+        digest.update(f"{scenario.id}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    return {"hash": f"sha256:{digest.hexdigest()}", "count": len(scenarios)}
 
 
 def summarize(results: Sequence[ScenarioResult]) -> dict[str, int]:
@@ -50,21 +72,64 @@ def build_report(
     backends: Sequence[Backend],
     *,
     baseline: str | None,
-    timing: dict[str, int],
+    timing: Mapping[str, Any],
     elapsed: float,
+    specs: Mapping[str, Any] | None = None,
+    shard: tuple[int, int] | None = None,
+    expectations: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The run as JSON-ready data. `timing["baseline"]` names the backend timing ratios are
+    taken against (measured in the same rounds)."""
+    by_name = {backend.name: backend for backend in backends}
+    ratios = _ratios(results, timing.get("baseline"))
     return {
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": sys.argv,
         "environment": environment(),
+        "specs": dict(specs) if specs else None,
+        "shard": {"index": shard[0], "count": shard[1]} if shard else None,
         "baseline": baseline,
-        "timing": timing,
+        "timing": dict(timing),
+        "expectations": dict(expectations) if expectations else {"files": [], "stale": []},
         "elapsed_s": round(elapsed, 4),
         "backends": [_backend(backend) for backend in backends],
         "summary": summarize(results),
-        "results": [_result(result) for result in results],
+        "results": [
+            _result(result, by_name.get(result.backend), baseline, ratios) for result in results
+        ],
     }
+
+
+def _ratios(
+    results: Sequence[ScenarioResult], against: str | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each timed result's ratio to the timing baseline's result for the same scenario."""
+    if not against:
+        return {}
+    by_scenario: dict[str, dict[str, ScenarioResult]] = defaultdict(dict)
+    for result in results:
+        if result.timing is not None:
+            by_scenario[result.scenario.id][result.backend] = result
+    found = {}
+    for scenario_id, timed in by_scenario.items():
+        reference = timed.get(against)
+        if reference is None or reference.timing is None:
+            continue
+        for name, result in timed.items():
+            assert result.timing is not None
+            if len(result.timing.samples) != len(reference.timing.samples):
+                continue
+            paired = Paired(result.timing.samples, reference.timing.samples)
+            interval = paired.ratio_interval(RATIO_CONFIDENCE, key=f"{scenario_id}/{name}")
+            found[(scenario_id, name)] = {
+                "to": against,
+                "value": interval.value,
+                "low": interval.low,
+                "high": interval.high,
+                "confidence": interval.confidence,
+            }
+    return found
 
 
 def _backend(backend: Backend) -> dict[str, Any]:
@@ -74,21 +139,34 @@ def _backend(backend: Backend) -> dict[str, Any]:
         "available": availability.available,
         "reason": availability.reason,
         "capabilities": sorted(backend.capabilities()) if availability.available else [],
-        "info": backend.info(),
+        "info": backend.info() if availability.available else {},
     }
 
 
-def _result(result: ScenarioResult) -> dict[str, Any]:
+def _result(
+    result: ScenarioResult,
+    backend: Backend | None,
+    baseline: str | None,
+    ratios: Mapping[tuple[str, str], dict[str, Any]],
+) -> dict[str, Any]:
     scenario = result.scenario
     entry: dict[str, Any] = {
         "scenario": scenario.id,
+        "title": scenario.title,
         "file": scenario.where.path,
         "tags": list(scenario.tags),
         "backend": result.backend,
         "status": result.status.value,
+        "ok": result.ok,
     }
     if result.reason:
         entry["reason"] = result.reason
+    if result.expected is not None:
+        entry["expected"] = {
+            "reason": result.expected.reason,
+            "source": result.expected.source,
+            "strict": result.expected.strict,
+        }
     if result.mismatches:
         entry["diffs"] = [
             {
@@ -111,16 +189,30 @@ def _result(result: ScenarioResult) -> dict[str, Any]:
             "traceback": error.traceback,
         }
     if result.timing is not None:
+        summary = result.timing.summary
         entry["timing"] = {
-            "median_s": result.timing.median,
+            "median_s": summary.median,
+            "q1_s": summary.q1,
+            "q3_s": summary.q3,
+            "iqr_s": summary.iqr,
             "samples_s": list(result.timing.samples),
             "warmup": result.timing.warmup,
         }
+        ratio = ratios.get((scenario.id, result.backend))
+        if ratio is not None:
+            entry["timing"]["ratio"] = ratio
+    if backend is not None and result.status in (Status.FAIL, Status.ERROR, Status.XFAIL):
+        found = repro(result, backend, baseline)
+        entry["repro"] = {"command": found.command, "snippet": found.snippet}
     if result.warnings:
         entry["warnings"] = list(result.warnings)
     if result.notes:
         entry["notes"] = list(result.notes)
     return entry
+
+
+def dumps(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=1, sort_keys=False) + "\n"
 
 
 def write_report(report: dict[str, Any], directory: Path) -> Path:
@@ -129,7 +221,7 @@ def write_report(report: dict[str, Any], directory: Path) -> Path:
     runs.mkdir(parents=True, exist_ok=True)
     stamp = report["created"].replace(":", "").replace("-", "")
     path = runs / f"{stamp}-{os.getpid()}.json"
-    text = json.dumps(report, indent=1, sort_keys=False) + "\n"
+    text = dumps(report)
     path.write_text(text, encoding="utf-8")
     (runs / "latest.json").write_text(text, encoding="utf-8")
     return path

@@ -3,13 +3,13 @@ plugin can all use."""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from enum import Enum
 
 from conformance.diff import Mismatch
 from conformance.errors import Location
 from conformance.spec.model import Scenario
+from conformance.timing.stats import Summary
 
 
 class Status(str, Enum):
@@ -18,11 +18,14 @@ class Status(str, Enum):
     ERROR = "error"
     UNSUPPORTED = "unsupported"
     UNAVAILABLE = "unavailable"
+    XFAIL = "xfail"  # failed, as an expectations manifest says it will
+    XPASS = "xpass"  # passed, though a manifest says it fails: the manifest is out of date
 
     @property
     def ok(self) -> bool:
-        """Whether this status lets a run exit with 0 (unsupported/unavailable never fail)."""
-        return self not in (Status.FAIL, Status.ERROR)
+        """Whether this status lets a run exit with 0 (unsupported/unavailable never fail;
+        an xpass fails unless its manifest entry is marked non-strict)."""
+        return self not in (Status.FAIL, Status.ERROR, Status.XPASS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,21 @@ class Timing:
     samples: tuple[float, ...]
 
     @property
+    def summary(self) -> Summary:
+        return Summary.of(self.samples)
+
+    @property
     def median(self) -> float:
-        return statistics.median(self.samples)
+        return self.summary.median
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """A manifest entry saying a scenario fails on a backend, and why."""
+
+    reason: str
+    source: str  # the manifest file and line
+    strict: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +77,15 @@ class ScenarioResult:
     timing: Timing | None = None
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    expected: Expected | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether this result lets a run pass: its status's verdict, except a non-strict
+        xpass, which is reported but tolerated."""
+        if self.status is Status.XPASS and self.expected is not None:
+            return not self.expected.strict
+        return self.status.ok
 
     def report(self) -> str:
         """A readable account: the status line, then every diff or the error."""
@@ -68,6 +93,8 @@ class ScenarioResult:
         lines = [f"{head}: {self.scenario.title}"]
         if self.reason:
             lines.append(f"  {self.reason}")
+        if self.expected is not None:
+            lines.append(f"  expected to fail ({self.expected.source}): {self.expected.reason}")
         lines.extend(_indent(mismatch.message()) for mismatch in self.mismatches)
         if self.error is not None:
             lines.append(_indent(self.error.headline()))

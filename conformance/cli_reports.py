@@ -1,0 +1,224 @@
+"""The command line of reports and the CI gate: options `conformance run` gains (timing
+baseline, bench rounds, shard, expectations) and the `report`, `gate` and `merge` commands.
+
+Kept apart from `cli.py` so the run command only calls in at two points: `plan_run` before
+running and `write_all` after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.backends.base import Backend
+from conformance.errors import UsageError
+from conformance.expectations import Expectations, load_expectations
+from conformance.formats import write_reports
+from conformance.gate import DEFAULT_TIMING_TAGS, run_gate
+from conformance.merge import merge_runs, missing_shards
+from conformance.report import dumps, spec_set, write_report
+from conformance.results import ScenarioResult
+from conformance.runfile import load_run, run_from_dict
+from conformance.shard import Shard, parse_shard
+from conformance.spec.model import Scenario
+from conformance.timing.checks import DEFAULT_CHECK, parse_check
+
+DEFAULT_REPORT_DIR = "reports"
+LATEST = Path("runs") / "latest.json"
+
+
+# --- conformance run -------------------------------------------------------------------------
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--timing-baseline",
+        metavar="NAME",
+        help="backend that timing ratios are taken against, timed in the same rounds "
+        "(default: the --baseline backend when it runs)",
+    )
+    run.add_argument(
+        "--bench-repeat",
+        type=int,
+        default=30,
+        help="timed rounds for scenarios tagged bench (default 30; at least --repeat)",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only the K-th of N deterministic parts of the scenarios (for CI matrices; "
+        "join the parts with `conformance merge`)",
+    )
+    run.add_argument(
+        "--expectations",
+        metavar="DIR",
+        help="known-failure manifests, DIR/<backend>.yaml (default: REPORT_DIR/expectations)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """What `conformance run` does beyond running: the scenarios of its shard, the timing
+    baseline, the manifests, and what the report records about them."""
+
+    scenarios: list[Scenario]
+    shard: Shard | None
+    timing_baseline: str | None
+    expectations: Expectations
+    specs: dict[str, Any]
+    stale: list[str]
+
+    def apply(self, results: Sequence[ScenarioResult]) -> list[ScenarioResult]:
+        return [self.expectations.apply(result) for result in results]
+
+    def report_fields(self) -> dict[str, Any]:
+        return {
+            "specs": self.specs,
+            "shard": (self.shard.index, self.shard.count) if self.shard else None,
+            "expectations": {"files": self.expectations.sources(), "stale": self.stale},
+        }
+
+
+def plan_run(
+    args: argparse.Namespace,
+    scenarios: list[Scenario],
+    every_id: Sequence[str],
+    backends: Sequence[Backend],
+    baseline: Backend | None,
+) -> RunPlan:
+    """Check the reporting options and print stale manifest entries to stderr."""
+    if args.bench_repeat < 0:
+        raise UsageError("--bench-repeat takes a count of zero or more")
+    names = [backend.name for backend in backends]
+    timing_baseline = args.timing_baseline
+    if timing_baseline and timing_baseline not in names:
+        raise UsageError(
+            f"--timing-baseline {timing_baseline}: it must be one of the backends run "
+            f"({', '.join(names)}), so its ratios come from the same rounds"
+        )
+    if not timing_baseline and baseline is not None and baseline.name in names:
+        timing_baseline = baseline.name
+    shard = parse_shard(args.shard) if args.shard else None
+    chosen = shard.take(scenarios) if shard else scenarios
+    if not chosen:
+        raise UsageError(f"--shard {shard}: this shard holds no scenario")
+    directory = Path(args.expectations or Path(args.report_dir) / "expectations")
+    if args.expectations and not directory.is_dir():
+        raise UsageError(f"--expectations {directory}: no such folder")
+    expectations = load_expectations(directory if directory.is_dir() else None, names)
+    stale = expectations.stale(every_id)
+    for warning in stale:
+        print(f"conformance: warning: {warning}", file=sys.stderr)
+    return RunPlan(chosen, shard, timing_baseline, expectations, spec_set(scenarios), stale)
+
+
+def write_all(report: dict[str, Any], directory: Path) -> list[Path]:
+    """The run JSON under `directory/runs/`, then every other format beside it."""
+    path = write_report(report, directory)
+    return [path, *write_reports(run_from_dict(report, str(path)), directory)]
+
+
+# --- conformance report | gate | merge ---------------------------------------------------
+
+
+def register(commands: Any) -> None:
+    """Add `report`, `gate` and `merge` to the CLI's subcommands."""
+    report = commands.add_parser(
+        "report", help="rebuild the JUnit XML, Markdown and HTML reports from a run JSON"
+    )
+    report.add_argument("run", metavar="RUN.json", help="a run file written by `conformance run`")
+    report.add_argument(
+        "--report-dir",
+        default=DEFAULT_REPORT_DIR,
+        metavar="DIR",
+        help=f"where the reports go (default: {DEFAULT_REPORT_DIR})",
+    )
+    report.set_defaults(command=report_command)
+
+    gate = commands.add_parser(
+        "gate", help="compare a run with a committed baseline; exit 1 on a regression"
+    )
+    gate.add_argument("--baseline", required=True, metavar="FILE", help="the baseline run JSON")
+    gate.add_argument(
+        "--current",
+        default=str(Path(DEFAULT_REPORT_DIR) / LATEST),
+        metavar="FILE",
+        help=f"the run to judge (default: {Path(DEFAULT_REPORT_DIR) / LATEST})",
+    )
+    gate.add_argument(
+        "--update",
+        action="store_true",
+        help="accept the current run as the new baseline (after showing what changes)",
+    )
+    gate.add_argument(
+        "--timing-check",
+        action="append",
+        metavar="CHECK",
+        help=f"a timing check such as ratio:50%% or median:2x@99 (default: {DEFAULT_CHECK}: "
+        f"the ratio to the timing baseline grew by over 50%%, with 95%% confidence)",
+    )
+    gate.add_argument(
+        "--timing-tag",
+        action="append",
+        metavar="TAG",
+        help=f"only time-check scenarios with this tag (default: {', '.join(DEFAULT_TIMING_TAGS)}"
+        "; 'all' checks every timed scenario)",
+    )
+    gate.add_argument(
+        "--timing",
+        choices=("enforce", "advisory"),
+        default="enforce",
+        help="advisory reports timing regressions without failing (default: enforce)",
+    )
+    gate.set_defaults(command=gate_command)
+
+    merge = commands.add_parser("merge", help="join the run files of shards into one run")
+    merge.add_argument("runs", nargs="+", metavar="RUN.json")
+    merge.add_argument("-o", "--output", required=True, metavar="FILE", help="the merged run")
+    merge.set_defaults(command=merge_command)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    run = load_run(args.run)
+    for path in write_reports(run, Path(args.report_dir)):
+        print(f"wrote {path}")
+    return 0
+
+
+def gate_command(args: argparse.Namespace) -> int:
+    checks = [parse_check(text) for text in args.timing_check or [DEFAULT_CHECK]]
+    tags = args.timing_tag or list(DEFAULT_TIMING_TAGS)
+    baseline, current = load_run(args.baseline), load_run(args.current)
+    print(f"gate: {args.current} ({current.created}) against {args.baseline} ({baseline.created})")
+    result = run_gate(
+        baseline,
+        current,
+        checks,
+        timing_tags=() if "all" in tags else tags,
+        enforce_timing=args.timing == "enforce",
+    )
+    for line in result.lines():
+        print(line)
+    if args.update:
+        Path(args.baseline).write_text(dumps(current.data), encoding="utf-8")
+        print(f"baseline updated: {args.baseline} now holds the run of {current.created}")
+        return 0
+    return 0 if result.passed else 1
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    runs = [(name, load_run(name)) for name in args.runs]
+    merged = merge_runs(runs)
+    for shard in missing_shards(runs):
+        print(f"conformance: warning: shard {shard} is missing from the merge", file=sys.stderr)
+    Path(args.output).write_text(dumps(merged), encoding="utf-8")
+    summary = ", ".join(f"{n} {status}" for status, n in merged["summary"].items() if n)
+    print(f"merged {len(runs)} runs into {args.output}: {summary}")
+    return 0
+
+
+__all__ = ["RunPlan", "add_run_options", "plan_run", "register", "write_all"]

@@ -1,0 +1,82 @@
+"""What every human-readable report shows the same way: status words, symbols, ordering."""
+
+from __future__ import annotations
+
+from conformance.results import Status
+from conformance.runfile import ResultRecord, RunRecord
+
+SYMBOL = {
+    Status.PASS: "✅",
+    Status.FAIL: "❌",
+    Status.ERROR: "💥",
+    Status.XFAIL: "🟡",
+    Status.XPASS: "⚠️",
+    Status.UNSUPPORTED: "➖",
+    Status.UNAVAILABLE: "⛔",
+}
+# Worst first: the order problems are listed in.
+SEVERITY = [
+    Status.ERROR,
+    Status.FAIL,
+    Status.XPASS,
+    Status.XFAIL,
+    Status.UNAVAILABLE,
+    Status.UNSUPPORTED,
+    Status.PASS,
+]
+PROBLEMS = (Status.FAIL, Status.ERROR, Status.XPASS)
+BENCH_TAG = "bench"
+
+
+def seconds(value: float) -> str:
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    if value < 1:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value:.2f} s"
+
+
+def verdict(run: RunRecord) -> str:
+    return "PASS" if run.ok else "FAIL"
+
+
+def summary_text(run: RunRecord) -> str:
+    scenarios = len(run.scenario_ids())
+    counts = ", ".join(f"{n} {status}" for status, n in run.summary.items() if n)
+    return f"{scenarios} scenarios × {len(run.backends)} backends: {counts}"
+
+
+def environment_text(run: RunRecord) -> str:
+    env = run.environment
+    parts = [
+        f"Python {env.get('python')}",
+        f"numpy {env.get('numpy')}",
+        f"torch {env.get('torch') or 'not installed'}",
+        f"{env.get('platform')} ({env.get('cpu_count')} CPUs)",
+    ]
+    return " · ".join(parts)
+
+
+def problems(run: RunRecord) -> list[ResultRecord]:
+    """Results a reader must act on, worst first: errors, failures, strict xpasses."""
+    found = [r for r in run.results if r.status in PROBLEMS and not r.ok]
+    return sorted(found, key=lambda r: (SEVERITY.index(r.status), r.scenario, r.backend))
+
+
+def matrix_rows(run: RunRecord) -> list[tuple[str, dict[str, ResultRecord]]]:
+    """One row per scenario, rows with a problem first, then in id order."""
+    rows: dict[str, dict[str, ResultRecord]] = {}
+    for result in run.results:
+        rows.setdefault(result.scenario, {})[result.backend] = result
+
+    def rank(item: tuple[str, dict[str, ResultRecord]]) -> tuple[int, str]:
+        worst = min(SEVERITY.index(r.status) for r in item[1].values())
+        return (worst, item[0])
+
+    return sorted(rows.items(), key=rank)
+
+
+def timed(run: RunRecord) -> list[ResultRecord]:
+    """Timed results, bench scenarios first."""
+    found = [r for r in run.results if r.timing is not None]
+    return sorted(found, key=lambda r: (BENCH_TAG not in r.tags, r.scenario, r.backend))

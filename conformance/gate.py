@@ -1,0 +1,203 @@
+"""`conformance gate`: compare a run with a committed baseline and say what regressed.
+
+It fails on three things: a scenario x backend that passed in the baseline and does not now
+(or is new and fails), a strict xpass, and a timing regression that a noise-aware check is
+confident of. Everything else it finds (fixes, speed-ups, scenarios not compared) is reported
+but never fails it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from conformance.results import Status
+from conformance.runfile import ResultRecord, RunRecord
+from conformance.timing.checks import Measured, TimingCheck, Verdict
+
+DEFAULT_TIMING_TAGS = ("bench",)
+
+
+class Kind(str, Enum):
+    REGRESSION = "regression"  # passed before, does not now
+    NEW_FAILURE = "new failure"  # not in the baseline, and fails
+    XPASS = "strict xpass"
+    TIMING = "timing regression"
+    FIXED = "fixed"
+    NOTE = "note"
+
+
+FAILING = {Kind.REGRESSION, Kind.NEW_FAILURE, Kind.XPASS, Kind.TIMING}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: Kind
+    subject: str  # "scenario [backend]", or "" for the run as a whole
+    message: str
+    verdict: Verdict | None = None
+
+    def line(self) -> str:
+        subject = f"{self.subject}: " if self.subject else ""
+        return f"{self.kind.value.upper()} {subject}{self.message}"
+
+
+@dataclass
+class GateResult:
+    findings: list[Finding] = field(default_factory=list)
+    timings: list[tuple[str, Verdict]] = field(default_factory=list)
+    enforce_timing: bool = True
+
+    def failures(self) -> list[Finding]:
+        return [
+            f
+            for f in self.findings
+            if f.kind in FAILING and (f.kind is not Kind.TIMING or self.enforce_timing)
+        ]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures()
+
+    def lines(self) -> list[str]:
+        """The gate's report: failures first, then the rest, then every timing compared."""
+        order = list(Kind)
+        lines = []
+        for finding in sorted(self.findings, key=lambda f: order.index(f.kind)):
+            tolerated = finding.kind is Kind.TIMING and not self.enforce_timing
+            lines.append(("ADVISORY " if tolerated else "") + finding.line())
+        if self.timings:
+            lines.append("timing compared:")
+            lines.extend(f"  {subject}: {verdict.describe()}" for subject, verdict in self.timings)
+        counts = [(kind, sum(f.kind is kind for f in self.findings)) for kind in order]
+        found = ", ".join(f"{n} {kind.value}" for kind, n in counts if n and kind in FAILING)
+        outcome = "PASS" if self.passed else "FAIL"
+        note = "" if self.enforce_timing else " (timing advisory)"
+        lines.append(f"gate: {outcome}{note}" + (f": {found}" if found else ""))
+        return lines
+
+
+def run_gate(
+    baseline: RunRecord,
+    current: RunRecord,
+    checks: Sequence[TimingCheck],
+    *,
+    timing_tags: Iterable[str] = DEFAULT_TIMING_TAGS,
+    enforce_timing: bool = True,
+) -> GateResult:
+    result = GateResult(enforce_timing=enforce_timing)
+    _correctness(baseline, current, result)
+    _timing(baseline, current, checks, set(timing_tags), result)
+    return result
+
+
+def _subject(record: ResultRecord) -> str:
+    return f"{record.scenario} [{record.backend}]"
+
+
+def _correctness(baseline: RunRecord, current: RunRecord, gate: GateResult) -> None:
+    before = baseline.by_key()
+    if baseline.spec_hash != current.spec_hash:
+        gate.findings.append(
+            Finding(Kind.NOTE, "", "the spec sets differ; only scenarios in both are compared")
+        )
+    for record in current.results:
+        old = before.get(record.key)
+        if record.status is Status.XPASS and not record.ok:
+            source = (record.expected or {}).get("source", "its manifest")
+            gate.findings.append(
+                Finding(
+                    Kind.XPASS,
+                    _subject(record),
+                    f"passes, but {source} expects it to fail; remove the entry",
+                )
+            )
+        elif old is None:
+            if record.status in (Status.FAIL, Status.ERROR):
+                gate.findings.append(
+                    Finding(
+                        Kind.NEW_FAILURE,
+                        _subject(record),
+                        f"{record.status.value}: {record.headline()} (not in the baseline)",
+                    )
+                )
+        elif old.status is Status.PASS and record.status is not Status.PASS:
+            gate.findings.append(
+                Finding(
+                    Kind.REGRESSION,
+                    _subject(record),
+                    f"pass -> {record.status.value}: {record.headline()}",
+                )
+            )
+        elif old.status is not Status.PASS and record.status is Status.PASS:
+            gate.findings.append(
+                Finding(
+                    Kind.FIXED,
+                    _subject(record),
+                    f"{old.status.value} -> pass; `conformance gate --update` locks it in",
+                )
+            )
+    now = current.by_key()
+    dropped = [key for key, old in before.items() if key not in now and old.status is Status.PASS]
+    if dropped:
+        gate.findings.append(
+            Finding(Kind.NOTE, "", f"{len(dropped)} passing results of the baseline were not run")
+        )
+
+
+def _timing(
+    baseline: RunRecord,
+    current: RunRecord,
+    checks: Sequence[TimingCheck],
+    tags: set[str],
+    gate: GateResult,
+) -> None:
+    if baseline.timing_baseline != current.timing_baseline:
+        gate.findings.append(
+            Finding(
+                Kind.NOTE,
+                "",
+                f"timing not compared: the baseline run's ratios are to "
+                f"{baseline.timing_baseline}, this run's to {current.timing_baseline}",
+            )
+        )
+        return
+    reference = current.timing_baseline
+    old_runs, new_runs = baseline.by_key(), current.by_key()
+    for record in current.results:
+        old = old_runs.get(record.key)
+        if old is None or record.timing is None or old.timing is None:
+            continue
+        if tags and not tags & set(record.tags):
+            continue
+        before = _measured(old, baseline, reference, old_runs)
+        after = _measured(record, current, reference, new_runs)
+        for check in checks:
+            verdict = check.evaluate(f"{record.scenario}/{record.backend}", before, after)
+            if verdict is None:
+                continue
+            subject = _subject(record)
+            gate.timings.append((subject, verdict))
+            if verdict.regressed:
+                gate.findings.append(
+                    Finding(
+                        Kind.TIMING,
+                        subject,
+                        f"{verdict.describe()} relative to {reference}",
+                        verdict,
+                    )
+                )
+
+
+def _measured(
+    record: ResultRecord,
+    run: RunRecord,
+    reference: str | None,
+    by_key: dict[tuple[str, str], ResultRecord],
+) -> Measured:
+    assert record.timing is not None
+    paired = by_key.get((record.scenario, reference)) if reference else None
+    if paired is None or paired.timing is None or record.backend == reference:
+        return Measured(record.timing.samples)
+    return Measured(record.timing.samples, paired.timing.samples)
