@@ -46,7 +46,7 @@ class Finding:
 @dataclass
 class GateResult:
     findings: list[Finding] = field(default_factory=list)
-    timings: list[tuple[str, Verdict]] = field(default_factory=list)
+    timings: list[tuple[str, str]] = field(default_factory=list)  # subject, description
     enforce_timing: bool = True
 
     def failures(self) -> list[Finding]:
@@ -69,7 +69,7 @@ class GateResult:
             lines.append(("ADVISORY " if tolerated else "") + finding.line())
         if self.timings:
             lines.append("timing compared:")
-            lines.extend(f"  {subject}: {verdict.describe()}" for subject, verdict in self.timings)
+            lines.extend(f"  {subject}: {text}" for subject, text in self.timings)
         counts = [(kind, sum(f.kind is kind for f in self.findings)) for kind in order]
         found = ", ".join(f"{n} {kind.value}" for kind, n in counts if n and kind in FAILING)
         outcome = "PASS" if self.passed else "FAIL"
@@ -178,13 +178,13 @@ def _timing(
             if verdict is None:
                 continue
             subject = _subject(record)
-            gate.timings.append((subject, verdict))
+            gate.timings.append((subject, verdict.describe(reference)))
             if verdict.regressed:
                 gate.findings.append(
                     Finding(
                         Kind.TIMING,
                         subject,
-                        f"{verdict.describe()} relative to {reference}",
+                        verdict.describe(reference),
                         verdict,
                     )
                 )

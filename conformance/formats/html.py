@@ -126,7 +126,8 @@ _SCRIPT = """
     history.replaceState(null, '', params.toString() ? '#' + params : location.pathname);
   }
   function load() {
-    const linked = location.hash.startsWith('#f-') && document.getElementById(location.hash.slice(1));
+    const id = location.hash.slice(1);
+    const linked = id.startsWith('f-') && document.getElementById(id);
     if (linked) { linked.open = true; return; }
     const params = new URLSearchParams(location.hash.slice(1));
     if (params.has('status')) {

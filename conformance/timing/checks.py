@@ -58,11 +58,13 @@ class Verdict:
     def regressed(self) -> bool:
         return self.change > self.threshold and self.probability >= self.confidence
 
-    def describe(self) -> str:
-        """One line a reviewer can act on: by how much, and how sure."""
+    def describe(self, against: str | None = None) -> str:
+        """One line a reviewer can act on: by how much, and how sure. `against` names the
+        timing baseline a ratio is relative to."""
         level = round(100 * (2 * self.confidence - 1))
+        relative = f" relative to {against}" if against and self.what == "ratio" else ""
         return (
-            f"{self.change:.2f}x {'slower' if self.change >= 1 else 'faster'} "
+            f"{self.change:.2f}x {'slower' if self.change >= 1 else 'faster'}{relative} "
             f"({self.what} {_number(self.before)} -> {_number(self.after)}; "
             f"{level}% interval {self.lower:.2f}x-{self.upper:.2f}x); "
             f"P(slowdown > {self.threshold:g}x) = {self.probability:.0%} "
