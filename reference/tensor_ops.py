@@ -57,8 +57,21 @@ def _binary(op: Any, a: Tensor, b: Any, true_division: bool = False) -> Tensor:
     except ValueError:
         _check_broadcast(a._data.shape, b._data.shape)
         raise
+    if not a._data.flags.c_contiguous and a._data.shape == out._data.shape:
+        out._data = _like(out._data, a._data)
     if want is not None and out._data.dtype != want:
         out._data = out._data.astype(want)
+    return out
+
+
+def _like(data: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """``data`` laid out in memory like ``layout``: torch's elementwise ops follow their first
+    operand's layout (numpy picks C order when its operands' layouts differ), and whether a
+    later ``view`` works depends on it."""
+    if data.strides == layout.strides:
+        return data
+    out = np.empty_like(layout, dtype=data.dtype)
+    out[...] = data
     return out
 
 
@@ -256,7 +269,7 @@ class TensorOps:
         try:
             _as_view(self._data, target)
         except AttributeError:
-            return shape_ops.UnsafeView.apply(_clone(self), target)
+            return shape_ops.UnsafeView.apply(unary.Clone.apply(self, "C"), target)
         return _view_of(self, shape_ops.View.apply(self, target))
 
     def t(self) -> Tensor:

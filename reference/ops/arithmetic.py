@@ -114,13 +114,20 @@ class PowTensor(Function):
             return a**b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        """Torch's masks: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0. Shifting
-        the exponent or the log's argument there keeps one formula for arrays and tensors."""
+        """Torch's masks: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0, and so
+        are their derivatives. Where a mask holds, the formula is fed a harmless argument (so
+        that no inf or nan appears) and its result is multiplied by zero."""
         a, b, result = self.saved()
         need_a, need_b = self.needs_input_grad
         a_, b_ = raw(a), raw(b)
-        grad_a = g * b * a ** (b - 1 + (b_ == 0)) if need_a else None
-        grad_b = g * result * log(a + ((a_ == 0) & (b_ >= 0))) if need_b else None
+        grad_a = grad_b = None
+        if need_a:
+            masked = b_ == 0
+            grad_a = g * b * a ** (b - 1 + masked) if masked.any() else g * b * a ** (b - 1)
+            grad_a = grad_a * ~masked if masked.any() else grad_a
+        if need_b:
+            masked = (a_ == 0) & (b_ >= 0)
+            grad_b = g * result * log(a + masked) * ~masked if masked.any() else g * result * log(a)
         return grad_a, grad_b
 
 
@@ -132,8 +139,9 @@ class RPow(Function):
 
     def forward(self, a: np.ndarray, base: float) -> np.ndarray:
         self.log_base = math.log(base) if base > 0 else math.nan
-        with quiet():
-            return np.power(base, a, dtype=a.dtype) if a.dtype.kind == "f" else base**a
+        with quiet():  # torch's result is contiguous whatever the exponent's layout
+            out = np.power(base, a, dtype=a.dtype) if a.dtype.kind == "f" else base**a
+        return out if out.flags.c_contiguous else out.copy(order="C")
 
     def backward(self, g: Any) -> Any:
         (_, result) = self.saved()

@@ -141,10 +141,12 @@ class ToCopy(Function):
 
 
 class Clone(Function):
+    """A copy; in torch's default ``preserve_format`` it keeps a transposed layout."""
+
     node_name = "CloneBackward0"
 
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        return a.copy()
+    def forward(self, a: np.ndarray, order: str = "K") -> np.ndarray:
+        return a.copy(order=order)
 
     def backward(self, g: Any) -> Any:
         return g
