@@ -9,9 +9,10 @@ that mostly run; hypothesis shrinks a failing one towards few, simple steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -22,6 +23,9 @@ from conformance.fuzz.program import FLAGS, Check, Program, Statement, Step
 from conformance.fuzz.state import State, Value
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
+T = TypeVar("T")
+_BOOLEANS = st.booleans()
+_integers = functools.lru_cache(maxsize=None)(st.integers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +46,15 @@ def programs(config: Config | None = None) -> st.SearchStrategy[Program]:
 def _programs(draw: Draw, config: Config) -> Program:
     builder = _Builder(draw, config)
     builder.steps.append(builder.leaf(first=True))
-    for _ in range(draw(st.integers(0, config.max_actions))):
-        action = draw(st.sampled_from(builder.actions()))
+    for _ in range(draw(_integers(0, config.max_actions))):
+        action = builder.one(builder.actions())
         step = action()
         if step is not None:
             builder.steps.append(step)
-    if draw(st.integers(0, 3)) > 0:  # usually; shrinking turns it off
+    ending = draw(_integers(0, 3))  # usually an ending; shrinking turns it off (0)
+    if ending in (1, 3):
+        builder.backward_newest()
+    if ending > 0:
         builder.sweep()
     return Program(tuple(builder.steps), config.features)
 
@@ -94,19 +101,31 @@ class _Builder:
 
     # --- choosing ---------------------------------------------------------------------------
 
+    def flip(self) -> bool:
+        return bool(self.draw(_BOOLEANS))
+
+    def between(self, low: int, high: int) -> int:
+        return int(self.draw(_integers(low, high)))
+
+    def one(self, items: Sequence[T]) -> T:
+        """An item; hypothesis shrinks towards the first. (An index into a cached strategy:
+        building a `sampled_from` for each draw costs more than running the program.)"""
+        return items[self.between(0, len(items) - 1)]
+
     def choose(self, choices: list[ops.Applied]) -> ops.Applied:
         """One op, then one of its forms, so an op with many forms is not drawn more often."""
         groups: dict[str, list[ops.Applied]] = {}
         for choice in choices:
             groups.setdefault(choice.labels[0], []).append(choice)
-        group = self.draw(st.sampled_from(list(groups)))
-        return self.draw(st.sampled_from(groups[group]))
+        return self.one(groups[self.one(list(groups))])
 
     def pick(self, names: list[str]) -> str | None:
-        return self.draw(st.sampled_from(names)) if names else None
+        return self.one(names) if names else None
 
     def pick_tensor(self, predicate: Callable[[Value], bool] | None = None) -> str | None:
-        return self.pick(self.state.tensors(predicate))
+        """A bound tensor; half the time one of the two newest, so ops form chains."""
+        names = self.state.tensors(predicate)
+        return self.pick(names if self.flip() else names[-2:])
 
     def dtype(self) -> str:
         choices = ["float32"]
@@ -114,10 +133,10 @@ class _Builder:
             choices.append("float64")
         if self.has("dtypes") and self.can("int_dtypes"):
             choices.append("int64")
-        return self.draw(st.sampled_from(choices))
+        return self.one(choices)
 
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.draw(st.lists(st.integers(1, 3), max_size=3)))
+        return tuple(self.between(1, 3) for _ in range(self.between(0, 3)))
 
     # --- leaves -----------------------------------------------------------------------------
 
@@ -125,12 +144,12 @@ class _Builder:
         shape = self.shape()
         dtype = "float32" if first else self.dtype()
         floating = dtype in FLOATS
-        requires_grad = floating and (first or self.draw(st.booleans()))
+        requires_grad = floating and (first or self.flip())
         kinds = ["tensor", "randn", "rand", "ones"] if floating else ["tensor"]
-        kind = self.draw(st.sampled_from(kinds))
+        kind = self.one(kinds)
         name = self.state.name("x")
         if kind == "tensor":
-            source, bound = self.literal(shape, dtype, positive=self.draw(st.booleans()))
+            source, bound = self.literal(shape, dtype, positive=self.flip())
         else:
             source, bound = ops.filled(kind, shape), ops.FILLED_BOUNDS[kind]
         source = ops.with_options(source, dtype, requires_grad)
@@ -146,7 +165,7 @@ class _Builder:
         low = 2 if positive else -8
         if dtype not in FLOATS:
             low = 1 if positive else -3
-        units = self.draw(st.lists(st.integers(low, 8), min_size=count, max_size=count))
+        units = [self.between(low, 8) for _ in range(count)]
         data = [u / 4 for u in units] if dtype in FLOATS else units
         bound = span([float(v) for v in data])
         assert bound is not None
@@ -189,14 +208,14 @@ class _Builder:
         if not self.has("broadcasting"):
             return shape
         variants = ops.broadcast_partners(shape)
-        return self.draw(st.sampled_from(variants))
+        return self.one(variants)
 
     def binary(self) -> Statement | None:
         left_name = self.pick_tensor()
         if left_name is None:
             return None
         left = self.state.values[left_name]
-        if self.draw(st.booleans()):
+        if self.flip():
             partners = self.state.tensors(
                 lambda v: ops.can_pair(left, v, broadcasting=self.has("broadcasting"))
             )
@@ -206,7 +225,7 @@ class _Builder:
             right_source, right = right_name, self.state.values[right_name]
         else:
             right_source, right = self.inline_partner(left, self.partner_shape(left.shape))
-        if self.draw(st.booleans()):
+        if self.flip():
             left_name, left, right_source, right = right_source, right, left_name, left
         choices = ops.binary_choices(left_name, left, right_source, right)
         if not choices:
@@ -216,8 +235,8 @@ class _Builder:
     def inline_partner(self, like: Value, shape: tuple[int, ...]) -> tuple[str, Value]:
         """A constant operand written inline: `randn(2, 1)` or `tensor([[0.5], [2.0]])`."""
         dtype = like.dtype if like.is_float else "float32"
-        if self.draw(st.booleans()):
-            source, bound = self.literal(shape, dtype, positive=self.draw(st.booleans()))
+        if self.flip():
+            source, bound = self.literal(shape, dtype, positive=self.flip())
         else:
             source, bound = ops.filled("randn", shape), ops.FILLED_BOUNDS["randn"]
         source = ops.with_options(source, dtype, False)
@@ -232,13 +251,13 @@ class _Builder:
         partners = self.state.tensors(
             lambda v: v.dtype == left.dtype and len(v.shape) in (1, 2) and v.shape[0] == inner
         )
-        if partners and self.draw(st.booleans()):
-            right_source = self.draw(st.sampled_from(partners))
+        if partners and self.flip():
+            right_source = self.one(partners)
             right = self.state.values[right_source]
         else:
-            shape = self.draw(st.sampled_from([(inner,), (inner, 1), (inner, 2), (inner, 3)]))
+            shape = self.one([(inner,), (inner, 1), (inner, 2), (inner, 3)])
             right_source, right = self.inline_partner(left, shape)
-        op = ops.matmul(left_name, left, right_source, right, self.draw(st.booleans()))
+        op = ops.matmul(left_name, left, right_source, right, self.flip())
         return self.bind(op, [left, right]) if op is not None else None
 
     def reduce(self) -> Statement | None:
@@ -247,19 +266,19 @@ class _Builder:
             return None
         value = self.state.values[name]
         kinds = ["sum", "mean"] if value.is_float else ["sum"]
-        kind = self.draw(st.sampled_from(kinds))
+        kind = self.one(kinds)
         dims: tuple[int, ...] | int | None = None
         keepdim = False
         rank = len(value.shape)
-        if rank and self.draw(st.booleans()):
-            dim = self.draw(st.integers(-rank, rank - 1))
+        if rank and self.flip():
+            dim = self.between(-rank, rank - 1)
             dims = dim
-            if rank >= 2 and self.draw(st.booleans()):
-                other = self.draw(st.integers(0, rank - 1))
+            if rank >= 2 and self.flip():
+                other = self.between(0, rank - 1)
                 if other != dim % rank:
                     dims = (dim, other)
-            keepdim = self.draw(st.booleans())
-        op = ops.reduction(name, value, kind, dims, keepdim, self.draw(st.booleans()))
+            keepdim = self.flip()
+        op = ops.reduction(name, value, kind, dims, keepdim, self.flip())
         return self.bind(op, [value]) if op is not None else None
 
     def view(self) -> Statement | None:
@@ -274,18 +293,18 @@ class _Builder:
 
     def grad_mode(self, depth: int = 0) -> Statement | None:
         modes = ["no_grad()", "enable_grad()", "set_grad_enabled(False)", "set_grad_enabled(True)"]
-        mode = self.draw(st.sampled_from(modes))
+        mode = self.one(modes)
         before = self.state.grad_enabled
         self.state.grad_enabled = mode in ("enable_grad()", "set_grad_enabled(True)")
         lines: list[str] = []
         labels = [mode.split("(")[0] if "True" not in mode and "False" not in mode else mode]
         try:
-            for _ in range(self.draw(st.integers(1, 2))):
-                inner = self.draw(st.sampled_from([self.unary, self.scalar, self.binary]))()
+            for _ in range(self.between(1, 2)):
+                inner = self.one([self.unary, self.scalar, self.binary])()
                 if isinstance(inner, Statement):
                     lines.extend(inner.source.splitlines())
                     labels.extend(inner.ops)
-            if depth == 0 and self.draw(st.booleans()):
+            if depth == 0 and self.flip():
                 nested = self.grad_mode(depth + 1)
                 if nested is not None:
                     lines.extend(nested.source.splitlines())
@@ -301,22 +320,25 @@ class _Builder:
 
     def backward(self, root_name: str | None = None) -> Statement | None:
         if root_name is None:
-            # Mostly a recent result: its graph is the deepest one.
-            roots = self.state.tensors(lambda v: v.requires_grad)
-            recent = self.draw(st.booleans())
-            root_name = self.pick(roots[-2:] if recent else roots)
+            root_name = self.pick_tensor(lambda v: v.requires_grad)
         if root_name is None:
             return None
         root = self.state.values[root_name]
-        retain = self.has("retain_graph") and self.draw(st.booleans())
-        call, labels = ops.backward_call(
-            root_name, root, self.draw(st.integers(0, 3)), retain, self.draw(st.booleans())
-        )
+        retain = self.has("retain_graph") and self.flip()
+        call, labels = ops.backward_call(root_name, root, self.between(0, 3), retain, self.flip())
         if not self.state.backward_fails(root):
             self.state.backward(root_name, root, retain)
         else:
             labels += ("freed_graph",)
         return Statement(call, labels)
+
+    def backward_newest(self) -> None:
+        """A backward from the newest value that requires grad: through every op before it."""
+        names = self.state.tensors(lambda v: v.requires_grad)
+        if names:
+            step = self.backward(names[-1])
+            if step is not None:
+                self.steps.append(step)
 
     def backward_again(self) -> Statement | None:
         root = self.pick(self.state.roots)
@@ -326,7 +348,7 @@ class _Builder:
         name = self.pick(sorted(self.state.grads))
         if name is None:
             return None
-        if self.can("inplace") and self.draw(st.booleans()):
+        if self.can("inplace") and self.flip():
             return Statement(f"{name}.grad.zero_()", ("zero_",))
         self.state.grads.discard(name)
         return Statement(f"{name}.grad = None", ("grad=None",))
@@ -340,17 +362,17 @@ class _Builder:
         return Statement(f"{name}.retain_grad()", ("retain_grad",))
 
     def detach(self) -> Statement | None:
+        form = self.between(0, 2)
+        if form == 2:  # a leaf that does not require grad starts to
+            name = self.pick_tensor(lambda v: v.leaf and v.is_float and not v.requires_grad)
+            if name is not None:
+                self.state.leaf(name, replace(self.state.values[name], requires_grad=True))
+                source = self.one([f"{name}.requires_grad_()", f"{name}.requires_grad = True"])
+                return Statement(source, ("requires_grad_",))
         name = self.pick_tensor(lambda v: v.is_float)
         if name is None:
             return None
         value = self.state.values[name]
-        form = self.draw(st.integers(0, 2))
-        if form == 2 and value.leaf and not value.requires_grad:
-            self.state.leaf(name, replace(value, requires_grad=True))
-            source = self.draw(
-                st.sampled_from([f"{name}.requires_grad_()", f"{name}.requires_grad = True"])
-            )
-            return Statement(source, ("requires_grad_",))
         new = self.state.name("d")
         requires_grad = form == 1
         self.state.leaf(new, replace(value, requires_grad=requires_grad, contiguous=True))
@@ -359,7 +381,7 @@ class _Builder:
 
     def misuse(self) -> Statement | None:
         """A statement torch rejects; the error's type and message are compared."""
-        kind = self.draw(st.integers(0, 4))
+        kind = self.between(0, 4)
         if kind == 0:
             name = self.pick_tensor(lambda v: v.requires_grad and v.numel > 1)
             return Statement(f"{name}.backward()", ("error:implicit_grad",)) if name else None
@@ -390,7 +412,7 @@ class _Builder:
     # --- checks -----------------------------------------------------------------------------
 
     def check(self) -> Check | None:
-        kind = self.draw(st.integers(0, 2 if self.has("grad_mode") else 1))
+        kind = self.between(0, 2 if self.has("grad_mode") else 1)
         if kind == 2:
             return Check("is_grad_enabled()")
         name = self.pick_tensor()
@@ -400,7 +422,7 @@ class _Builder:
         if kind == 1:
             return Check(f"{name}.grad", (), value.dtype, reads_grad=not value.leaf)
         flags = [f for f in FLAGS if f != "retains_grad" or self.can("retain_grad")]
-        chosen = tuple(f for f in flags if self.draw(st.booleans()))
+        chosen = tuple(f for f in flags if self.flip())
         return Check(name, chosen, value.dtype)
 
     def check_grad(self) -> Check | None:

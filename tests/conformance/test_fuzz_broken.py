@@ -1,0 +1,96 @@
+"""The fuzzer finds each broken torch-shaped fixture's bug and shrinks it to a spec of at most
+5 steps that fails on the broken backend and passes on torch, from the file alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.backends import resolve_backend
+from conformance.fuzz import regression
+from conformance.fuzz.differential import Differential
+from conformance.fuzz.features import ALL_FEATURES
+from conformance.fuzz.generator import Config
+from conformance.fuzz.session import Options, fuzz
+from conformance.results import Status
+from conformance.runner import Runner, TimingOptions
+from conformance.spec import load_spec
+
+pytest.importorskip("torch")
+
+MAX_STEPS = 5
+# fixture -> the feature groups a session focuses on (the bug's area, so the test stays fast)
+BROKEN = {
+    "broken_accumulate": ("ops", "retain_graph"),
+    "broken_no_grad": ("grad_mode",),
+    "broken_broadcast": ("ops", "broadcasting"),
+    "broken_reduction_dim": ("reductions",),
+}
+
+
+def _shrunk(module: str, features: frozenset[str], tmp_path: Path) -> regression.Regression:
+    tested, oracle = resolve_backend(f"torchlike:{module}"), resolve_backend("torch-cpu")
+    config = Config(features=features, max_actions=8)
+    result = fuzz(Differential(tested, oracle), Options(max_examples=1000, seed=0, config=config))
+    assert result.verdict is not None, f"no divergence found on {module}"
+    origin = regression.Origin(tested.name, oracle.name, "test")
+    return regression.build(result.verdict, origin, tested, oracle, tmp_path)
+
+
+@pytest.mark.parametrize("module", list(BROKEN))
+def test_each_bug_is_found_and_shrunk_to_a_spec_that_reproduces_it(
+    broken_modules: Path, module: str, tmp_path: Path
+) -> None:
+    found = _shrunk(module, frozenset(BROKEN[module]), tmp_path)
+    assert found.steps <= MAX_STEPS, found.text
+    assert found.reproduces, found.tested_result.report()
+    # The written file alone reproduces it: fails on the broken module, passes on torch.
+    scenario = load_spec(found.write())
+    runner = Runner(None, TimingOptions(0, 0))
+    assert runner.run(scenario, resolve_backend("torch-cpu")).status is Status.PASS
+    broken = runner.run(scenario, resolve_backend(f"torchlike:{module}"))
+    assert broken.status in (Status.FAIL, Status.ERROR), broken.report()
+
+
+def test_the_default_generator_finds_a_bug_too(broken_modules: Path, tmp_path: Path) -> None:
+    found = _shrunk("broken_accumulate", ALL_FEATURES, tmp_path)
+    assert found.steps <= MAX_STEPS, found.text
+    assert found.reproduces
+
+
+def test_the_cli_writes_a_spec_that_conformance_run_reproduces(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(fixtures), os.environ.get("PYTHONPATH", "")]),
+    }
+    fuzzed = subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "fuzz",
+            "--backend", "torchlike:broken_no_grad", "--against", "torch-cpu",
+            "--tag", "grad_mode", "--max-examples", "500", "--seed", "1",
+            "--out", str(tmp_path / "found"), "--no-db",
+        ],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert fuzzed.returncode == 1, fuzzed.stdout + fuzzed.stderr
+    out = fuzzed.stdout
+    assert "divergence found after" in out
+    assert "is_grad_enabled()" in out  # the shrunk spec is printed...
+    assert "expected: True (bool)" in out  # ...and so is the diff
+    assert "divergences found: 1" in out
+    (spec,) = (tmp_path / "found").glob("fuzz_*.yaml")
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "run", "--spec", str(spec),
+            "--backend", "torch-cpu", "--backend", "torchlike:broken_no_grad",
+            "--repeat", "0", "--report-dir", str(tmp_path / "reports"),
+        ],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 pass, 1 fail" in run.stdout
