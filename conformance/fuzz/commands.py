@@ -7,6 +7,7 @@ happen only when one of them runs, so other commands start as fast as before.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 from conformance.errors import UsageError
 
 DEFAULT_DATABASE = Path(".hypothesis") / "conformance-fuzz"
+DEFAULT_MAX_ACTIONS = 16
 PROGRESS_EVERY = 250  # programs between progress lines when stderr is not a terminal
 
 
@@ -50,7 +52,11 @@ def add_commands(commands: Any) -> None:
         help="only these feature groups (repeatable): " + ", ".join(FEATURES),
     )
     fuzz.add_argument(
-        "--max-actions", type=int, default=16, metavar="K", help="longest program, in actions"
+        "--max-actions",
+        type=int,
+        default=DEFAULT_MAX_ACTIONS,
+        metavar="K",
+        help="longest program, in actions",
     )
     fuzz.add_argument(
         "--db",
@@ -70,6 +76,11 @@ def add_commands(commands: Any) -> None:
 
 
 def fuzz_command(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("hypothesis") is None:
+        raise UsageError(
+            "conformance fuzz draws programs with hypothesis, which is not installed "
+            "(pip install 'autograd-conformance[fuzz]')"
+        )
     from conformance.fuzz import regression
     from conformance.fuzz.differential import Differential
     from conformance.fuzz.generator import Config
@@ -177,6 +188,8 @@ def _features(tags: Sequence[str] | None) -> frozenset[str]:
 def _command_line(args: argparse.Namespace) -> str:
     parts = ["conformance", "fuzz", "--backend", args.backend, "--against", args.against]
     parts += ["--seed", str(args.seed), "--max-examples", str(args.max_examples)]
+    if args.max_actions != DEFAULT_MAX_ACTIONS:
+        parts += ["--max-actions", str(args.max_actions)]
     for tag in args.tag or ():
         parts += ["--tag", tag]
     return " ".join(shlex.quote(part) for part in parts)

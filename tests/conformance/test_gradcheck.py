@@ -1,0 +1,53 @@
+"""Gradients two ways: the reference engine against central finite differences, op by op,
+and the check itself catches the broken fixtures' gradient bugs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.backends import resolve_backend
+from conformance.fuzz.gradcheck import CASES, gradcheck, uncovered
+
+
+def test_every_differentiable_op_has_a_case_with_a_reason() -> None:
+    assert not uncovered()
+    assert all(case.reason and case.rtol > 0 and case.atol > 0 for case in CASES)
+
+
+def test_the_reference_engine_matches_finite_differences() -> None:
+    failures = [o for o in gradcheck(resolve_backend("reference")) if not o.passed]
+    assert not failures, "\n".join(f"{o.case.expression}: {o.detail}" for o in failures)
+
+
+@pytest.mark.parametrize(
+    ("module", "ops"),
+    [("broken_broadcast", {"add", "sub", "mul", "div"}), ("broken_reduction_dim", {"mean(dim)"})],
+)
+def test_gradcheck_catches_wrong_gradients(
+    broken_modules: Path, module: str, ops: set[str]
+) -> None:
+    outcomes = gradcheck(resolve_backend(f"torchlike:{module}"))
+    assert {o.case.op for o in outcomes if not o.passed} == ops
+
+
+def test_the_cli_prints_each_case_and_fails_on_a_wrong_gradient(broken_modules: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(broken_modules), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [sys.executable, "-m", "conformance", "gradcheck", "--backend"]
+    broken = subprocess.run(
+        [*command, "torchlike:broken_reduction_dim"], capture_output=True, text=True, env=env
+    )
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "FAIL  x0.mean(dim=0)" in broken.stdout
+    assert "x0.grad[" in broken.stdout and "analytic" in broken.stdout
+    assert f"{len(CASES)} cases on torchlike:broken_reduction_dim" in broken.stdout
+    good = subprocess.run([*command, "reference"], capture_output=True, text=True, env=env)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"{len(CASES)} pass, 0 fail" in good.stdout
