@@ -192,7 +192,12 @@ def report_command(args: argparse.Namespace) -> int:
 def gate_command(args: argparse.Namespace) -> int:
     checks = [parse_check(text) for text in args.timing_check or [DEFAULT_CHECK]]
     tags = args.timing_tag or list(DEFAULT_TIMING_TAGS)
-    baseline, current = load_run(args.baseline), load_run(args.current)
+    current = load_run(args.current)
+    if args.update and not Path(args.baseline).exists():
+        Path(args.baseline).write_text(dumps(current.data), encoding="utf-8")
+        print(f"baseline created: {args.baseline} holds the run of {current.created}")
+        return 0
+    baseline = load_run(args.baseline)
     print(f"gate: {args.current} ({current.created}) against {args.baseline} ({baseline.created})")
     result = run_gate(
         baseline,

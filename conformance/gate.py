@@ -46,7 +46,8 @@ class Finding:
 @dataclass
 class GateResult:
     findings: list[Finding] = field(default_factory=list)
-    timings: list[tuple[str, str]] = field(default_factory=list)  # subject, description
+    timings: list[tuple[str, Verdict]] = field(default_factory=list)
+    against: str | None = None  # the timing baseline the ratios are relative to
     enforce_timing: bool = True
 
     def failures(self) -> list[Finding]:
@@ -69,7 +70,7 @@ class GateResult:
             lines.append(("ADVISORY " if tolerated else "") + finding.line())
         if self.timings:
             lines.append("timing compared:")
-            lines.extend(f"  {subject}: {text}" for subject, text in self.timings)
+            lines.extend(f"  {subject}: {v.describe(self.against)}" for subject, v in self.timings)
         counts = [(kind, sum(f.kind is kind for f in self.findings)) for kind in order]
         found = ", ".join(f"{n} {kind.value}" for kind, n in counts if n and kind in FAILING)
         outcome = "PASS" if self.passed else "FAIL"
@@ -163,7 +164,7 @@ def _timing(
             )
         )
         return
-    reference = current.timing_baseline
+    reference = gate.against = current.timing_baseline
     old_runs, new_runs = baseline.by_key(), current.by_key()
     for record in current.results:
         old = old_runs.get(record.key)
@@ -178,7 +179,7 @@ def _timing(
             if verdict is None:
                 continue
             subject = _subject(record)
-            gate.timings.append((subject, verdict.describe(reference)))
+            gate.timings.append((subject, verdict))
             if verdict.regressed:
                 gate.findings.append(
                     Finding(

@@ -124,9 +124,9 @@ def _ratios(
             interval = paired.ratio_interval(RATIO_CONFIDENCE, key=f"{scenario_id}/{name}")
             found[(scenario_id, name)] = {
                 "to": against,
-                "value": interval.value,
-                "low": interval.low,
-                "high": interval.high,
+                "value": _sig(interval.value),
+                "low": _sig(interval.low),
+                "high": _sig(interval.high),
                 "confidence": interval.confidence,
             }
     return found
@@ -191,11 +191,11 @@ def _result(
     if result.timing is not None:
         summary = result.timing.summary
         entry["timing"] = {
-            "median_s": summary.median,
-            "q1_s": summary.q1,
-            "q3_s": summary.q3,
-            "iqr_s": summary.iqr,
-            "samples_s": list(result.timing.samples),
+            "median_s": _sig(summary.median),
+            "q1_s": _sig(summary.q1),
+            "q3_s": _sig(summary.q3),
+            "iqr_s": _sig(summary.iqr),
+            "samples_s": [_sig(sample) for sample in result.timing.samples],
             "warmup": result.timing.warmup,
         }
         ratio = ratios.get((scenario.id, result.backend))
@@ -209,6 +209,12 @@ def _result(
     if result.notes:
         entry["notes"] = list(result.notes)
     return entry
+
+
+def _sig(value: float) -> float:
+    """Four significant digits: the timer's noise is far above that, and the files (a
+    committed baseline among them) stay small and diffable."""
+    return float(f"{value:.4g}")
 
 
 def dumps(report: Mapping[str, Any]) -> str:

@@ -52,8 +52,10 @@ class Interval:
 class Paired:
     """One backend's samples beside the timing baseline's, round by round in one run.
 
-    The ratio of their medians is what the gate compares between runs: both sides of it saw
-    the same machine at the same moments, so load that slows everything cancels out.
+    The ratio is the median of the per-round ratios: the two samples of a round ran moments
+    apart, so load that slows both cancels in their ratio, and the median shrugs off the
+    rounds where a burst of load hit only one of them. It is what the gate compares between
+    runs.
     """
 
     samples: tuple[float, ...]
@@ -67,16 +69,19 @@ class Paired:
             )
 
     @property
+    def per_round(self) -> np.ndarray:
+        return np.asarray(self.samples, dtype=float) / np.asarray(self.baseline, dtype=float)
+
+    @property
     def ratio(self) -> float:
-        """How many times slower than the baseline backend (median over median)."""
-        return float(np.median(self.samples) / np.median(self.baseline))
+        """How many times slower than the baseline backend, typically."""
+        return float(np.median(self.per_round))
 
     def resampled_ratios(self, rng: np.random.Generator, count: int = RESAMPLES) -> np.ndarray:
         """Bootstrap replicates of `ratio`, resampling whole rounds so pairs stay together."""
-        samples = np.asarray(self.samples, dtype=float)
-        baseline = np.asarray(self.baseline, dtype=float)
-        rounds = rng.integers(0, len(samples), size=(count, len(samples)))
-        return np.median(samples[rounds], axis=1) / np.median(baseline[rounds], axis=1)
+        ratios = self.per_round
+        rounds = rng.integers(0, len(ratios), size=(count, len(ratios)))
+        return np.median(ratios[rounds], axis=1)
 
     def ratio_interval(self, confidence: float = 0.95, *, key: str = "") -> Interval:
         replicates = self.resampled_ratios(rng_for(key))

@@ -205,6 +205,16 @@ def test_a_fix_is_reported_and_update_ratchets_the_baseline(
     assert main(["gate", "--baseline", str(base), "--current", str(now)]) == 1
 
 
+def test_update_creates_a_missing_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, now = tmp_path / "baseline.json", tmp_path / "current.json"
+    now.write_text(json.dumps(healthy(1)))
+    assert main(["gate", "--baseline", str(base), "--current", str(now), "--update"]) == 0
+    assert json.loads(base.read_text()) == healthy(1)
+    assert "baseline created" in capsys.readouterr().out
+
+
 def test_a_missing_or_old_run_file_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -212,5 +222,7 @@ def test_a_missing_or_old_run_file_is_a_usage_error(
     old.write_text(json.dumps({"format": 1, "results": []}))
     assert main(["gate", "--baseline", str(old), "--current", str(old)]) == 2
     assert "expected a run file of format 2, found 1" in capsys.readouterr().err
-    assert main(["gate", "--baseline", str(tmp_path / "none.json")]) == 2
+    now = tmp_path / "current.json"
+    now.write_text(json.dumps(healthy(1)))
+    assert main(["gate", "--baseline", str(tmp_path / "none.json"), "--current", str(now)]) == 2
     assert "no such run file" in capsys.readouterr().err
