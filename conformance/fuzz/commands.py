@@ -104,9 +104,7 @@ def fuzz_command(args: argparse.Namespace) -> int:
         result = fuzz(Differential(tested, oracle), options, progress.update)
     verdict = result.verdict
     if verdict is not None:
-        origin = regression.Origin(
-            tested.name, oracle.name, _command_line(args), tuple(sorted(config.features))
-        )
+        origin = regression.Origin(tested.name, oracle.name, _command_line(args))
         out = Path(args.out) if args.out else regression.DEFAULT_DIR
         found = regression.build(verdict, origin, tested, oracle, out)
         _show_divergence(found, result.stats.programs)

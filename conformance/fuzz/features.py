@@ -18,3 +18,49 @@ FEATURES = {
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
 }
 ALL_FEATURES = frozenset(FEATURES)
+
+# Coverage labels (see `conformance.fuzz.ops`) that belong to a feature group other than "ops".
+_GROUPS = {
+    "broadcast": "broadcasting",
+    "matmul": "matmul",
+    "sum": "reductions",
+    "mean": "reductions",
+    "sum(dim)": "reductions",
+    "mean(dim)": "reductions",
+    "keepdim": "reductions",
+    "dims": "reductions",
+    "view": "views",
+    "reshape": "views",
+    "t": "views",
+    "T": "views",
+    "transpose": "views",
+    "select": "views",
+    "slice": "views",
+    "no_grad": "grad_mode",
+    "enable_grad": "grad_mode",
+    "set_grad_enabled(False)": "grad_mode",
+    "set_grad_enabled(True)": "grad_mode",
+    "retain_graph": "retain_graph",
+    "freed_graph": "retain_graph",
+    "zero_": "zero_grad",
+    "grad=None": "zero_grad",
+    "retain_grad": "retain_grad",
+    "check:retains_grad": "retain_grad",
+    "detach": "detach",
+    "requires_grad_": "detach",
+    "float64": "dtypes",
+    "int64": "dtypes",
+}
+_OPS = frozenset(
+    {"neg", "exp", "log", "tanh", "sigmoid", "relu", "pow", "rpow", "add", "sub", "rsub", "mul"}
+    | {"div", "rdiv", "pow_tensor"}
+)
+
+
+def features_of(labels: frozenset[str]) -> frozenset[str]:
+    """The feature groups a program's coverage labels belong to (for a spec's tags)."""
+    found = {_GROUPS[label] for label in labels if label in _GROUPS}
+    found |= {"errors" for label in labels if label.startswith("error:")}
+    if labels & _OPS:
+        found.add("ops")
+    return frozenset(found)

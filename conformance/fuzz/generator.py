@@ -184,7 +184,7 @@ class _Builder:
             saves=op.saves,
             contiguous=op.contiguous,
         )
-        return Statement(f"{name} = {op.source}", op.labels)
+        return Statement(f"{name} = {op.source}", op.labels, _stand_ins(name, op.shape, op.dtype))
 
     def unary(self) -> Statement | None:
         name = self.pick_tensor()
@@ -377,7 +377,8 @@ class _Builder:
         requires_grad = form == 1
         self.state.leaf(new, replace(value, requires_grad=requires_grad, contiguous=True))
         suffix = ".requires_grad_()" if requires_grad else ""
-        return Statement(f"{new} = {name}.detach(){suffix}", ("detach",))
+        source = f"{new} = {name}.detach(){suffix}"
+        return Statement(source, ("detach",), _stand_ins(new, value.shape, value.dtype))
 
     def misuse(self) -> Statement | None:
         """A statement torch rejects; the error's type and message are compared."""
@@ -437,3 +438,13 @@ class _Builder:
         for name, value in self.state.values.items():
             if value.leaf and value.is_float:
                 self.steps.append(Check(f"{name}.grad", (), value.dtype))
+
+
+def _stand_ins(name: str, shape: tuple[int, ...], dtype: str) -> tuple[str, ...]:
+    """Fresh leaves that could replace a computed value while shrinking."""
+    if dtype not in FLOATS:
+        return (f"{name} = {ops.filled('ones', shape)[:-1]}, dtype={dtype})",)
+    return tuple(
+        f"{name} = {ops.with_options(ops.filled('randn', shape), dtype, requires_grad)}"
+        for requires_grad in (False, True)
+    )

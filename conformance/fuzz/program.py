@@ -30,10 +30,14 @@ FLOAT32_TOLERANCE = (1e-4, 1e-4)
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """Statements run for their effect (one line, or a `with` block)."""
+    """Statements run for their effect (one line, or a `with` block).
+
+    `stand_ins` bind the same name to a fresh leaf of the same shape and dtype instead: the
+    shrinker tries them to cut a divergence loose from the steps that computed the value."""
 
     source: str
     ops: tuple[str, ...] = ()
+    stand_ins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

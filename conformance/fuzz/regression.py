@@ -18,6 +18,7 @@ import numpy as np
 from conformance.backends.base import Backend
 from conformance.fuzz import emit
 from conformance.fuzz.differential import NO_WARNING, NOTHING, Verdict
+from conformance.fuzz.features import features_of
 from conformance.fuzz.program import Check, Statement, tolerance_fields
 from conformance.results import ScenarioResult, Status
 from conformance.runner import Runner, TimingOptions
@@ -37,7 +38,6 @@ class Origin:
     tested: str
     oracle: str
     command: str
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,36 +68,38 @@ def build(
     scenario_id = f"regressions.fuzz_{digest}"
     path = out_dir / f"fuzz_{digest}.yaml"
     steps = render_steps(verdict)
-    first = verdict.mismatches[0]
-    header = [
-        ("spec", "1"),
-        ("id", scenario_id),
-        (
-            "title",
-            emit.text(f"Fuzzed: {origin.tested} differs from {origin.oracle} at {first.path}"),
-        ),
-        ("tags", "[" + ", ".join(["fuzz", "regression", *origin.tags]) + "]"),
-        ("requires", "[]"),
-        ("source", emit.text(origin.command)),
-        (
-            "rationale",
-            emit.text(
-                f"{origin.tested} and {origin.oracle} disagreed on this program, shrunk by "
-                f"conformance fuzz; the pinned behaviour is {origin.oracle}'s."
-            ),
-        ),
-    ]
-    text = emit.document(header, steps)
-    scenario = build_scenario(read_yaml(text, display_path(path)))
+    tags = ["fuzz", "regression", *sorted(features_of(verdict.program.ops))]
     runner = Runner(None, TimingOptions(warmup=0, repeat=0))
-    return Regression(
-        scenario_id,
-        path,
-        text,
-        len(steps),
-        runner.run(scenario, oracle),
-        runner.run(scenario, tested),
-    )
+
+    def run(title: str) -> tuple[str, ScenarioResult, ScenarioResult]:
+        header = [
+            ("spec", "1"),
+            ("id", scenario_id),
+            ("title", emit.text(title)),
+            ("tags", "[" + ", ".join(tags) + "]"),
+            ("requires", "[]"),
+            ("source", emit.text(origin.command)),
+            (
+                "rationale",
+                emit.text(
+                    f"{origin.tested} and {origin.oracle} disagreed on this program, shrunk by "
+                    f"conformance fuzz; the pinned behaviour is {origin.oracle}'s."
+                ),
+            ),
+        ]
+        text = emit.document(header, steps)
+        scenario = build_scenario(read_yaml(text, display_path(path)))
+        return text, runner.run(scenario, oracle), runner.run(scenario, tested)
+
+    # The title names the first check the spec fails on, as the spec itself reports it.
+    where = f"Fuzzed: {origin.tested} differs from {origin.oracle}"
+    text, oracle_result, tested_result = run(where)
+    if tested_result.mismatches:
+        first = tested_result.mismatches[0]
+        text, oracle_result, tested_result = run(f"{where} at {first.path}")
+    elif tested_result.error is not None:
+        text, oracle_result, tested_result = run(f"{where}: {tested_result.error.type}")
+    return Regression(scenario_id, path, text, len(steps), oracle_result, tested_result)
 
 
 def render_steps(verdict: Verdict) -> list[str]:

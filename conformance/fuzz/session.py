@@ -115,10 +115,16 @@ def minimize(verdict: Verdict, differential: Differential, stats: Stats) -> Verd
 
 
 def _smaller(program: Program) -> Iterator[Program]:
-    """Programs with one step, or one line inside a `with` block, fewer; later ones first."""
+    """Simpler programs, later steps first: one step fewer, a computed value replaced by a
+    fresh leaf (which frees the steps that computed it), one line of a `with` block fewer."""
     steps = program.steps
     for index in reversed(range(len(steps))):
         yield program.without(index)
+    for index in reversed(range(len(steps))):
+        step = steps[index]
+        if isinstance(step, Statement):
+            for stand_in in step.stand_ins:
+                yield program.replace(index, Statement(stand_in, ("leaf:randn",)))
     for index in reversed(range(len(steps))):
         step = steps[index]
         if not isinstance(step, Statement) or "\n" not in step.source:
