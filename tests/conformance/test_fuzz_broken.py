@@ -62,6 +62,18 @@ def test_the_default_generator_finds_a_bug_too(broken_modules: Path, tmp_path: P
     assert found.reproduces
 
 
+def test_the_database_replays_a_divergence_first(broken_modules: Path, tmp_path: Path) -> None:
+    differential = Differential(
+        resolve_backend("torchlike:broken_no_grad"), resolve_backend("torch-cpu")
+    )
+    config = Config(features=frozenset({"grad_mode"}), max_actions=8)
+    options = Options(max_examples=1000, seed=0, database=tmp_path / "db", config=config)
+    first, again = fuzz(differential, options), fuzz(differential, options)
+    assert first.verdict is not None and again.verdict is not None
+    assert again.stats.programs == 1  # the saved program, replayed before any new one
+    assert again.verdict.program == first.verdict.program
+
+
 def test_the_cli_writes_a_spec_that_conformance_run_reproduces(tmp_path: Path) -> None:
     fixtures = Path(__file__).parent / "fixtures"
     env = {
