@@ -29,7 +29,7 @@ def flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def number(value: float | int | bool, dtype: str = "float64") -> str:
+def number(value: float | int | bool | np.generic, dtype: str = "float64") -> str:
     """A number as YAML: floats in their shortest round-trip form for `dtype`."""
     if isinstance(value, (bool, np.bool_)):
         return flag(bool(value))
@@ -48,7 +48,9 @@ def nested(value: object, dtype: str) -> str:
     """Nested lists (from `ndarray.tolist()`) as a YAML flow list."""
     if isinstance(value, list):
         return "[" + ", ".join(nested(item, dtype) for item in value) + "]"
-    return number(value, dtype)  # type: ignore[arg-type]
+    if not isinstance(value, (bool, int, float, np.generic)):
+        raise TypeError(f"expected numbers in nested lists, found {type(value).__name__}")
+    return number(value, dtype)
 
 
 def sizes(shape: Sequence[int]) -> str:

@@ -56,7 +56,7 @@ def _programs(draw: Draw, config: Config) -> Program:
         builder.backward_newest()
     if ending > 0:
         builder.sweep()
-    return Program(tuple(builder.steps), config.features)
+    return Program(tuple(builder.steps))
 
 
 @dataclass

@@ -8,7 +8,7 @@ against finite differences.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from conformance.fuzz.domain import (
@@ -86,9 +86,12 @@ def nested_literal(data: Sequence[float | int], shape: Sequence[int]) -> str:
 # --- unary and scalar ops -----------------------------------------------------------------------
 
 
-def _monotone(fn: object) -> object:
+Transfer = Callable[[Interval], "Interval | None"]
+
+
+def _monotone(fn: Callable[[float], float]) -> Transfer:
     def transfer(b: Interval) -> Interval | None:
-        return bounded(fn(b.lo), fn(b.hi))  # type: ignore[operator]
+        return bounded(fn(b.lo), fn(b.hi))
 
     return transfer
 
@@ -97,7 +100,7 @@ def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-v))
 
 
-_UNARY = {
+_UNARY: dict[str, tuple[tuple[str, ...], Transfer, bool, bool]] = {
     # name: (forms, transfer, saves, keeps integer dtype)
     "neg": (("-{x}",), lambda b: Interval(-b.hi, -b.lo), False, True),
     "exp": (
@@ -126,7 +129,7 @@ _UNARY = {
 def unary_choices(name: str, value: Value) -> list[Applied]:
     found = []
     for op, (forms, transfer, saves, keeps_int) in _UNARY.items():
-        bound = transfer(value.bound)  # type: ignore[operator]
+        bound = transfer(value.bound)
         if bound is None:
             continue
         dtype = value.dtype if value.is_float or keeps_int else "float32"

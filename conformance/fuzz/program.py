@@ -9,7 +9,7 @@ the run; `conformance.fuzz.regression` later writes the plain, pinned form.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from conformance.fuzz import emit
@@ -68,7 +68,6 @@ Step: TypeAlias = "Statement | Check"
 @dataclass(frozen=True, slots=True)
 class Program:
     steps: tuple[Step, ...]
-    features: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def ops(self) -> frozenset[str]:
@@ -82,10 +81,10 @@ class Program:
         return hashlib.sha256(listing.encode()).hexdigest()[:10]
 
     def without(self, index: int) -> Program:
-        return Program(self.steps[:index] + self.steps[index + 1 :], self.features)
+        return Program(self.steps[:index] + self.steps[index + 1 :])
 
     def replace(self, index: int, step: Step) -> Program:
-        return Program(self.steps[:index] + (step,) + self.steps[index + 1 :], self.features)
+        return Program(self.steps[:index] + (step,) + self.steps[index + 1 :])
 
     def listing(self) -> str:
         """The program as plain lines, for messages."""

@@ -140,7 +140,10 @@ def _statement(step: Statement, probe: str) -> str:
 
 
 def _check(step: Check, observed: object, warning: str | None) -> str | None:
-    subject, flags = (observed[0], observed[1:]) if step.flags else (observed, ())  # type: ignore[index]
+    subject: object = observed
+    flags: tuple[object, ...] = ()
+    if step.flags and isinstance(observed, tuple):
+        subject, flags = observed[0], observed[1:]
     fields: list[emit.Field] = [("expect", emit.text(step.subject))]
     if subject is None:
         fields.append(("is_none", "true"))

@@ -8,6 +8,7 @@ outcome, errors included, is observed on both backends and compared.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from conformance.fuzz.domain import FLOATS, Interval
@@ -86,11 +87,11 @@ class State:
         self.values[name] = value
         return value
 
-    def tensors(self, predicate: object = None) -> list[str]:
+    def tensors(self, predicate: Callable[[Value], bool] | None = None) -> list[str]:
         """Bound names, oldest first, optionally filtered by a predicate on their `Value`."""
         if predicate is None:
             return list(self.values)
-        return [name for name, value in self.values.items() if predicate(value)]  # type: ignore[operator]
+        return [name for name, value in self.values.items() if predicate(value)]
 
     def backward_fails(self, root: Value) -> bool:
         """Whether a backward from `root` would reach a node whose saved tensors were freed."""
