@@ -158,3 +158,10 @@ def test_a_check_reads_its_flags_as_one_tuple() -> None:
     assert Check("y", ("requires_grad", "grad_fn")).expression == (
         "(y, y.requires_grad, y.grad_fn)"
     )
+
+
+def test_the_cli_rejects_an_unknown_feature(capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance.cli import main
+
+    assert main(["fuzz", "--backend", "reference", "--tag", "hooks"]) == 2
+    assert "--tag hooks: unknown feature; expected one of broadcasting" in capsys.readouterr().err
