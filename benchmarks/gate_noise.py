@@ -71,7 +71,8 @@ def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> N
 
     scenarios = load_specs(find_spec_files([str(BENCH)]))
     backends = [resolve_backend(name) for name in BACKENDS]
-    runner = Runner(choose_baseline(backends), TimingOptions())
+    options = TimingOptions()  # the defaults, as `conformance run` uses them
+    runner = Runner(choose_baseline(backends), options)
     started = time.perf_counter()
     results = []
     for scenario in scenarios:
@@ -80,7 +81,12 @@ def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> N
             for b in backends
         ]
         results += runner.run_all([scenario], chosen)  # type: ignore[list-item]
-    timing = {"warmup": 1, "repeat": 5, "bench_repeat": 30, "baseline": "torch-cpu"}
+    timing = {
+        "warmup": options.warmup,
+        "repeat": options.repeat,
+        "bench_repeat": options.bench_repeat,
+        "baseline": "torch-cpu",
+    }
     report = build_report(
         results,
         backends,

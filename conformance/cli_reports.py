@@ -23,6 +23,7 @@ from conformance.merge import merge_runs, missing_shards
 from conformance.report import dumps, spec_set, write_report
 from conformance.results import ScenarioResult
 from conformance.runfile import load_run, run_from_dict
+from conformance.runner import TimingOptions
 from conformance.shard import Shard, parse_shard
 from conformance.spec.model import Scenario
 from conformance.timing.checks import DEFAULT_CHECK, parse_check
@@ -44,8 +45,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--bench-repeat",
         type=int,
-        default=30,
-        help="timed rounds for scenarios tagged bench (default 30; at least --repeat)",
+        default=TimingOptions().bench_repeat,
+        help=f"timed rounds for scenarios tagged bench (default {TimingOptions().bench_repeat}"
+        "; at least --repeat)",
     )
     run.add_argument(
         "--shard",

@@ -201,4 +201,4 @@ def _measured(
     paired = by_key.get((record.scenario, reference)) if reference else None
     if paired is None or paired.timing is None or record.backend == reference:
         return Measured(record.timing.samples)
-    return Measured(record.timing.samples, paired.timing.samples)
+    return Measured(record.timing.samples, paired.timing.samples, record.timing.period)

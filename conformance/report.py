@@ -120,7 +120,7 @@ def _ratios(
             assert result.timing is not None
             if len(result.timing.samples) != len(reference.timing.samples):
                 continue
-            paired = Paired(result.timing.samples, reference.timing.samples)
+            paired = Paired(result.timing.samples, reference.timing.samples, result.timing.period)
             interval = paired.ratio_interval(RATIO_CONFIDENCE, key=f"{scenario_id}/{name}")
             found[(scenario_id, name)] = {
                 "to": against,
@@ -197,6 +197,7 @@ def _result(
             "iqr_s": _sig(summary.iqr),
             "samples_s": [_sig(sample) for sample in result.timing.samples],
             "warmup": result.timing.warmup,
+            "period": result.timing.period,
         }
         ratio = ratios.get((scenario.id, result.backend))
         if ratio is not None:

@@ -104,9 +104,15 @@ def _step(step: Step, result: ScenarioResult, failing: bool, records: set[str]) 
         if mismatch.where.step != step.where:
             continue
         lines.append(f"# {mismatch.path}: {mismatch.problem}")
-        lines += [f"#   expected: {row}" for row in mismatch.expected.splitlines()[:3]]
-        lines += [f"#   got:      {row}" for row in mismatch.got.splitlines()[:3]]
+        lines += _labelled("expected:", mismatch.expected)
+        lines += _labelled("got:", mismatch.got)
     return lines
+
+
+def _labelled(label: str, text: str, rows: int = 4) -> list[str]:
+    """`text` as comment lines under `label`, continuation rows aligned beneath it."""
+    first, *rest = text.splitlines()[:rows] or [""]
+    return [f"#   {label:<9} {first}", *(f"#   {'':<9} {row}" for row in rest)]
 
 
 def _code(source: str, records: set[str]) -> str:

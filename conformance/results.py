@@ -43,10 +43,12 @@ class ErrorInfo:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Wall-clock seconds of the scenario's steps on re-runs, after `warmup` untimed runs."""
+    """Wall-clock seconds of the scenario's steps on re-runs, after `warmup` untimed runs.
+    `period` is how many rounds one full rotation of the backends' order takes."""
 
     warmup: int
     samples: tuple[float, ...]
+    period: int = 1
 
     @property
     def summary(self) -> Summary:

@@ -36,6 +36,7 @@ class TimingRecord:
     samples: tuple[float, ...]
     warmup: int
     ratio: Ratio | None
+    period: int = 1  # rounds per full rotation of the backends' order
 
     @property
     def iqr(self) -> float:
@@ -212,4 +213,5 @@ def _timing(entry: Mapping[str, Any]) -> TimingRecord:
         samples=tuple(float(value) for value in entry["samples_s"]),
         warmup=int(entry["warmup"]),
         ratio=Ratio(**ratio) if ratio else None,
+        period=int(entry.get("period", 1)),
     )

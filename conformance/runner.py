@@ -27,7 +27,7 @@ class TimingOptions:
 
     warmup: int = 1
     repeat: int = 5
-    bench_repeat: int = 30
+    bench_repeat: int = 50
 
     def rounds(self, scenario: Scenario) -> int:
         if self.repeat <= 0:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-LABEL_WIDTH = 360
+CHAR_WIDTH = 7.3  # 12px monospace labels
 PLOT_WIDTH = 520
 ROW = 22
 TOP = 34
@@ -28,6 +28,7 @@ class Bar:
 def ratio_chart(bars: Sequence[Bar], against: str) -> str:
     if not bars:
         return ""
+    label_width = round(max(160, CHAR_WIDTH * max(len(bar.label) for bar in bars) + 16))
     lo = min(0.5, *(bar.low for bar in bars))
     hi = max(2.0, *(bar.high for bar in bars))
     span = max(abs(math.log2(lo)), abs(math.log2(hi)))
@@ -35,15 +36,15 @@ def ratio_chart(bars: Sequence[Bar], against: str) -> str:
 
     def x(ratio: float) -> float:
         ratio = min(max(ratio, 2.0**-span), 2.0**span)
-        return LABEL_WIDTH + PLOT_WIDTH * (math.log2(ratio) + span) / (2 * span)
+        return label_width + PLOT_WIDTH * (math.log2(ratio) + span) / (2 * span)
 
     height = TOP + ROW * len(bars) + 26
-    width = LABEL_WIDTH + PLOT_WIDTH + 70
+    width = label_width + PLOT_WIDTH + 70
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="timing ratios to {escape(against)}">',
-        f'<text x="{LABEL_WIDTH}" y="16" class="axis-title">time relative to '
+        f'<text x="{label_width}" y="16" class="axis-title">time relative to '
         f"{escape(against)} (log scale; left is faster, right is slower)</text>",
     ]
     for power in range(-span, span + 1):
@@ -64,7 +65,7 @@ def ratio_chart(bars: Sequence[Bar], against: str) -> str:
         left, right = sorted((one, end))
         colour = SLOWER if bar.value > 1 else FASTER
         parts += [
-            f'<text x="{LABEL_WIDTH - 8}" y="{y + 15}" text-anchor="end" class="label">'
+            f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end" class="label">'
             f"{escape(bar.label)}</text>",
             f'<rect x="{left:.1f}" y="{y + 4}" width="{max(right - left, 1):.1f}" '
             f'height="{ROW - 8}" fill="{colour}" opacity="0.8">'

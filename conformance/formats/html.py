@@ -84,9 +84,9 @@ pre.diff { white-space: pre-wrap; }
 table.timing { border-collapse: collapse; background: #fff; }
 .timing th, .timing td { border: 1px solid #e2e2e2; padding: 3px 8px; }
 .timing td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.overview { margin-top: 12px; }
-.strip { display: flex; align-items: flex-start; gap: 10px; margin: 3px 0; }
-.strip-name { width: 110px; font-size: 12px; color: #444; text-align: right; flex: none; }
+.overview { margin-top: 12px; display: grid; grid-template-columns: max-content 1fr;
+  gap: 4px 10px; align-items: start; }
+.strip-name { font-size: 12px; color: #444; text-align: right; }
 .squares { display: flex; flex-wrap: wrap; gap: 2px; max-width: 1100px; }
 .sq { display: block; width: 9px; height: 14px; border-radius: 2px; }
 .sq.s-pass { background: #5cb87a; } .sq.s-fail { background: var(--fail); }
@@ -230,8 +230,8 @@ def _overview(run: RunRecord) -> str:
                 f'title="{escape(scenario)} [{escape(name)}]: {result.status.value}"></a>'
             )
         lines.append(
-            f'<div class="strip"><span class="strip-name">{escape(name)}</span>'
-            f'<span class="squares">{"".join(squares)}</span></div>'
+            f'<span class="strip-name">{escape(name)}</span>'
+            f'<span class="squares">{"".join(squares)}</span>'
         )
     return f'<div class="overview">{"".join(lines)}</div>'
 
@@ -358,8 +358,9 @@ def _timing(run: RunRecord) -> str:
     parts = ['<h2 id="timing">Timing</h2>']
     if against:
         parts.append(
-            f"<p>Ratio of each backend's median time to <b>{escape(against)}</b>, measured in "
-            f"the same interleaved rounds, with its 95% bootstrap interval.</p>"
+            f"<p>Each backend's time relative to <b>{escape(against)}</b>: backends alternate "
+            f"round by round, and the ratio is the median of the per-round ratios, with its 95% "
+            f"bootstrap interval. Scenarios tagged <i>bench</i> exist to be timed.</p>"
         )
     if bench_bars:
         parts.append(ratio_chart(bench_bars, against or ""))

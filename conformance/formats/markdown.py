@@ -142,7 +142,8 @@ def _timing(run: RunRecord) -> list[str]:
         f"Median and interquartile range over up to {rounds} rounds; backends alternate "
         "round by round"
         + (
-            f", and the ratio is to `{against}` in the same rounds (95% bootstrap interval)."
+            f"; the ratio to `{against}` is the median of the per-round ratios "
+            "(95% bootstrap interval)."
             if against
             else "."
         ),

@@ -30,12 +30,13 @@ class Measured:
 
     samples: tuple[float, ...]
     baseline: tuple[float, ...] | None = None
+    period: int = 1
 
     @property
     def paired(self) -> Paired | None:
         if self.baseline is None or len(self.baseline) != len(self.samples):
             return None
-        return Paired(self.samples, self.baseline)
+        return Paired(self.samples, self.baseline, self.period)
 
 
 @dataclass(frozen=True, slots=True)

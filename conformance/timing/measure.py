@@ -47,7 +47,7 @@ def interleaved(
         if enabled:
             gc.enable()
     timings = {
-        name: Timing(warmup, tuple(values))
+        name: Timing(warmup, tuple(values), period=max(len(backends), 1))
         for name, values in samples.items()
         if name not in notes and values
     }

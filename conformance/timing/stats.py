@@ -52,14 +52,16 @@ class Interval:
 class Paired:
     """One backend's samples beside the timing baseline's, round by round in one run.
 
-    The ratio is the median of the per-round ratios: the two samples of a round ran moments
-    apart, so load that slows both cancels in their ratio, and the median shrugs off the
-    rounds where a burst of load hit only one of them. It is what the gate compares between
-    runs.
+    The ratio is the median of per-block ratios, a block being `period` rounds: one full
+    rotation of the backends' order, so each backend ran once in every position and the
+    advantage of running second (warm caches) cancels. Samples in a block ran moments apart,
+    so load that slows all of them cancels too, and the median shrugs off the blocks where a
+    burst of load hit only one backend. It is what the gate compares between runs.
     """
 
     samples: tuple[float, ...]
     baseline: tuple[float, ...]
+    period: int = 1
 
     def __post_init__(self) -> None:
         if not self.samples or len(self.samples) != len(self.baseline):
@@ -69,17 +71,23 @@ class Paired:
             )
 
     @property
-    def per_round(self) -> np.ndarray:
-        return np.asarray(self.samples, dtype=float) / np.asarray(self.baseline, dtype=float)
+    def per_block(self) -> np.ndarray:
+        """Each block's total time over the baseline's; a last, incomplete block is dropped
+        unless it is the only one."""
+        size = max(1, min(self.period, len(self.samples)))
+        blocks = len(self.samples) // size
+        samples = np.asarray(self.samples[: blocks * size], dtype=float).reshape(blocks, size)
+        baseline = np.asarray(self.baseline[: blocks * size], dtype=float).reshape(blocks, size)
+        return samples.sum(axis=1) / baseline.sum(axis=1)
 
     @property
     def ratio(self) -> float:
         """How many times slower than the baseline backend, typically."""
-        return float(np.median(self.per_round))
+        return float(np.median(self.per_block))
 
     def resampled_ratios(self, rng: np.random.Generator, count: int = RESAMPLES) -> np.ndarray:
-        """Bootstrap replicates of `ratio`, resampling whole rounds so pairs stay together."""
-        ratios = self.per_round
+        """Bootstrap replicates of `ratio`, resampling whole blocks so pairs stay together."""
+        ratios = self.per_block
         rounds = rng.integers(0, len(ratios), size=(count, len(ratios)))
         return np.median(ratios[rounds], axis=1)
 

@@ -44,7 +44,7 @@ def test_rounds_alternate_backends_in_a_rotating_order(monkeypatch: pytest.Monke
         "reference": 3,
         "other": 3,
     }
-    assert all(t.warmup == 1 for t in result.timings.values())
+    assert all(t.warmup == 1 and t.period == 2 for t in result.timings.values())
 
 
 def test_bench_scenarios_get_more_rounds() -> None:
