@@ -179,6 +179,8 @@ def _accumulate(leaf: Tensor, grad: Any) -> None:
     tensor under ``create_graph``, so the sum itself is recorded."""
     if leaf._hooks:
         grad = _run_hooks(leaf._hooks, grad)
+    if not leaf._rg:
+        return  # requires_grad_(False) since the graph was recorded: hooks run, nothing lands
     if leaf._grad is None:
         if isinstance(grad, Tensor):
             leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())

@@ -29,6 +29,10 @@ SECOND_BACKWARD = (
     "through the graph a second time or if you need to access saved tensors after calling "
     "backward."
 )
+DETACHED_IN_PLACE = (
+    "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This "
+    "is not supported, please use out-of-place `.detach()` instead"
+)
 INFERENCE_SAVED = (
     "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
     "inference mode in computation tracked by autograd. To work around this, you can make a "
@@ -74,8 +78,10 @@ class Function(Node):
             out = np.asarray(out)
         result = Tensor(out)
         if state.grad_enabled and any(t._rg for t in inputs):
-            node.needs_input_grad = tuple(t._rg for t in inputs)
             node._next = tuple(t._node() for t in inputs)
+            # an input that requires grad may still have no edge (a view made under no_grad):
+            # as in torch, a gradient (and what it needs saved) is computed only along an edge
+            node.needs_input_grad = tuple(n is not None for n in node._next)
             node._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
             node._seq = next(_sequence)
             node._hooks = None
@@ -101,7 +107,7 @@ class Function(Node):
             raise RuntimeError(INFERENCE_SAVED)
         is_result = slot == self.arity
         entry = (slot, None if is_result else tensor, tensor._data, tensor._vc)
-        entry += (tensor._vc[0],)
+        entry += (tensor._vc[0], tensor.grad_fn is not None)
         if self._saved is None:
             self._saved = [entry]
         else:
@@ -119,7 +125,9 @@ class Function(Node):
 
         graph = state.grad_enabled
         values: list[Any] = [None] * (self.arity + 1)
-        for slot, tensor, data, box, version in self._saved or ():
+        for slot, tensor, data, box, version, had_history in self._saved or ():
+            if had_history and tensor is not None and tensor.grad_fn is None:
+                raise RuntimeError(DETACHED_IN_PLACE)
             if box[0] != version:
                 origin = self if tensor is None else tensor.grad_fn
                 raise RuntimeError(_version_error(data, origin, box[0], version))

@@ -63,6 +63,8 @@ def tensor(data: Any, dtype: DType | None = None, requires_grad: bool = False) -
 
 
 def _sizes(size: tuple[Any, ...]) -> tuple[int, ...]:
+    if not size:  # torch.ones(()) is a 0-d tensor; torch.ones() is an error
+        raise TypeError('missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     return tuple(int(s) for s in size)

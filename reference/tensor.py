@@ -42,14 +42,28 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
+class _Hook:
+    """One registration of a hook function: a handle removes its own registration only,
+    even when the same function was registered twice."""
+
+    __slots__ = ("fn", "__name__")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", "hook")
+
+    def __call__(self, grad: Any) -> Any:
+        return self.fn(grad)
+
+
 class RemovableHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
-    def __init__(self, hooks: list[Callable[..., Any]], hook: Callable[..., Any]) -> None:
+    def __init__(self, hooks: list[Callable[..., Any]], hook: _Hook) -> None:
         self._hooks, self._hook = hooks, hook
 
     def remove(self) -> None:
-        if self._hook in self._hooks:
+        if any(h is self._hook for h in self._hooks):
             self._hooks.remove(self._hook)
 
 
@@ -137,11 +151,25 @@ class Tensor(TensorOps):
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got {value!r}")
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
             if value.shape != self.shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor "
+                    f"of size '{list(self.shape)}'. Please ensure that the gradient and the "
+                    "tensor are the same size"
+                )
             if value.dtype is not self.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                names = {"float32": "float", "float64": "double"}
+                raise RuntimeError(
+                    "attempting to assign a gradient with dtype "
+                    f"'{names.get(value.dtype.name, value.dtype.name)}' to a tensor with "
+                    f"grad_dtype '{names.get(self.dtype.name, self.dtype.name).capitalize()}'. "
+                    "The gradient must match the tensor's grad_dtype (defaults to the tensor's "
+                    "dtype)."
+                )
         self._grad = value
 
     @property
@@ -177,8 +205,9 @@ class Tensor(TensorOps):
             (i for i, h in enumerate(hooks) if isinstance(h, _RetainGrad)),
             len(hooks),
         )
-        hooks.insert(position, hook)
-        return RemovableHandle(hooks, hook)
+        registration = _Hook(hook)
+        hooks.insert(position, registration)
+        return RemovableHandle(hooks, registration)
 
     def _node(self) -> Node | None:
         """The node a consumer's edge points to: grad_fn, the leaf's accumulator, or None."""

@@ -135,6 +135,7 @@ class RPow(Function):
     """``number ** tensor``."""
 
     node_name = "PowBackward2"
+    saves = (0,)  # torch keeps the exponent too (for its mask where the base is 0)
     save_result = True
 
     def forward(self, a: np.ndarray, base: float) -> np.ndarray:

@@ -137,27 +137,36 @@ def execute(lib: Any, program: Program) -> list[Observation]:
     namespace["observe"] = observe
     last_grads: dict[str, Any] = {}
     observations = []
-    for step in program.steps:
-        error = None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                exec(_compiled(step.code), namespace)  # noqa: S102 - code the generator wrote
-            except Exception as e:  # noqa: BLE001 - the type is what gets compared
-                error = (type(e).__name__, str(e))
-        observations.append(
-            Observation(
-                error=error,
-                warnings=[(w.category.__name__, _warning_text(str(w.message))) for w in caught],
-                outputs=[describe(namespace.get(name)) for name in step.outputs],
-                grads=_grads(namespace, program.names, last_grads),
-                hooks=list(hook_log),
-            )
-        )
-        hook_log.clear()
-        if error is not None:
-            break
+    grad_mode = lib.is_grad_enabled()
+    try:
+        for step in program.steps:
+            observations.append(_step(step, namespace, program.names, last_grads, hook_log))
+            if observations[-1].error is not None:
+                break
+    finally:
+        lib.set_grad_enabled(grad_mode)  # a program may call set_grad_enabled(False)
     return observations
+
+
+def _step(
+    step: Step, namespace: dict, names: tuple[str, ...], last_grads: dict, hook_log: list
+) -> Observation:
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            exec(_compiled(step.code), namespace)  # noqa: S102 - code the generator wrote
+        except Exception as e:  # noqa: BLE001 - the type is what gets compared
+            error = (type(e).__name__, str(e))
+    observation = Observation(
+        error=error,
+        warnings=[(w.category.__name__, _warning_text(str(w.message))) for w in caught],
+        outputs=[describe(namespace.get(name)) for name in step.outputs],
+        grads=_grads(namespace, names, last_grads),
+        hooks=list(hook_log),
+    )
+    hook_log.clear()
+    return observation
 
 
 def _grads(namespace: dict[str, Any], names: tuple[str, ...], last: dict[str, Any]) -> dict:
@@ -202,6 +211,11 @@ def compare_desc(
             compare_desc(f"{path}[{i}]", a, b, names, precise)
         return
     if not isinstance(theirs, Desc) or not isinstance(ours, Desc):
+        if isinstance(theirs, (float, list)) and type(ours) is type(theirs):
+            a, b = np.array(ours, dtype=float), np.array(theirs, dtype=float)
+            rtol, atol = TOLERANCES["torch.float64" if precise else "torch.float32"]
+            if a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
+                return  # .item() and .tolist(): numbers, within the dtype's tolerance
         if ours != theirs:
             raise Mismatch(f"{path}: reference {ours!r} != torch {theirs!r}")
         return
@@ -460,11 +474,24 @@ class Builder:
             literal, rg = repr(array.tolist()), self.draw(st.booleans())
         kwargs = "" if dtype == "float32" and self.draw(st.booleans()) else f", dtype=torch.{dtype}"
         kwargs += ", requires_grad=True" if rg else ""
+        call = f"torch.tensor({literal}{kwargs})"
+        fill = self.draw(st.integers(0, 5))  # now and then a creation function instead
+        if fill == 0 and not positive:
+            array, call = np.zeros(shape), f"torch.zeros({shape!r}{kwargs})"
+        elif fill == 1:
+            sizes = ", ".join(map(str, shape)) if shape else "()"
+            array, call = np.ones(shape), f"torch.ones({sizes}{kwargs})"
+        elif fill == 2 and any(m.shape == shape and m.dtype == dtype for m in self.values):
+            like = self.pick(lambda m: m.shape == shape and m.dtype == dtype)
+            how = self.choice(("ones_like", "zeros_like") if not positive else ("ones_like",))
+            array = np.ones(shape) if how == "ones_like" else np.zeros(shape)
+            rg_kw = ", requires_grad=True" if rg else ""
+            call = f"torch.{how}({like.name}{rg_kw})"
         name = self.new_name()
         lo, hi = (float(array.min()), float(array.max())) if n else (0.0, 0.0)
         meta = Meta(name, shape, dtype, lo, hi, rg=rg, storage=len(self.values))
         self.values.append(meta)
-        self.steps.append(Step(f"{name} = torch.tensor({literal}{kwargs})", (name,)))
+        self.steps.append(Step(f"{name} = {call}", (name,)))
         return meta
 
     def derived(self, a: Meta, shape: tuple[int, ...], dtype: str, lo: float, hi: float) -> Meta:
@@ -490,7 +517,10 @@ class Builder:
             if op == "/" and dtype == "int64":
                 dtype = "float32"
             meta = self.derived(a, shape, dtype, lo, hi)
-            self.emit(f"{a.name} {op} {b.name}", meta, [a, b], curved=op in "*/**")
+            expr = f"{a.name} {op} {b.name}"
+            if op == "**" and self.draw(st.booleans()):
+                expr = self.choice((f"{a.name}.pow({b.name})", f"torch.pow({a.name}, {b.name})"))
+            self.emit(expr, meta, [a, b], curved=op in "*/**")
             return
         if form == "ts":
             s = self.choice(SCALARS[op])
@@ -498,6 +528,8 @@ class Builder:
                 raise Skip
             lo, hi = interval(op, (a.lo, a.hi), (s, s), scalar=True)
             expr = f"{a.name} {op} {s!r}"
+            if op == "**" and self.draw(st.booleans()):
+                expr = self.choice((f"{a.name}.pow({s!r})", f"torch.pow({a.name}, {s!r})"))
         else:
             s = self.choice(BASES if op == "**" else SCALARS[op])
             if op == "**" and (a.lo < -4 or a.hi > 4 or not a.floating):
@@ -694,7 +726,48 @@ class Builder:
 
     def hook(self) -> None:
         a = self.pick(lambda m: m.rg)
-        self.effect(f"{a.name}.register_hook({self.choice(('double', 'observe'))})")
+        name = f"h{len(self.steps)}"
+        hook = self.choice(("double", "observe"))
+        self.effect(f"{name} = {a.name}.register_hook({hook})", (name,))
+
+    def remove_hook(self) -> None:
+        handles = [s.outputs[0] for s in self.steps if s.outputs and s.outputs[0][0] == "h"]
+        if not handles:
+            raise Skip
+        self.effect(f"{self.choice(handles)}.remove()")
+
+    def convert(self) -> None:
+        a = self.pick()
+        name = f"r{len(self.steps)}"
+        how = self.choice(("item()", "tolist()", "numpy().tolist()", "detach().numpy().tolist()"))
+        if how == "item()" and a.numel != 1:
+            raise Skip
+        self.effect(f"{name} = {a.name}.{how}", (name,))
+
+    def set_grad(self) -> None:
+        """Assign ``.grad`` (a new tensor, or of a wrong shape or dtype: torch's errors)."""
+        a = self.pick(lambda m: m.leaf and m.floating)
+        kind = self.draw(st.integers(0, 5))
+        if kind == 0:
+            value = f"torch.zeros({a.numel + 1})"
+        elif kind == 1:
+            other = "float64" if a.dtype == "float32" else "float32"
+            value = f"torch.zeros({a.name}.shape, dtype=torch.{other})"
+        else:
+            value = f"torch.ones_like({a.name}) * 0.5"
+        self.effect(f"{a.name}.grad = {value}")
+
+    def detach_(self) -> None:
+        a = self.pick(lambda m: not m.view and m.storage not in self.viewed)
+        self.effect(f"{a.name}.detach_()", (a.name,))
+        a.rg, a.leaf = False, True
+
+    def backward_many(self) -> None:
+        outs = [self.pick(lambda m: m.rg) for _ in range(2)]
+        grads = ", ".join("None" if m.numel == 1 else f"torch.ones_like({m.name})" for m in outs)
+        names = ", ".join(m.name for m in outs)
+        self.effect(f"torch.autograd.backward([{names}], [{grads}]{self.retain()})")
+        self.backwards += 1
 
     def read_grad(self) -> None:
         a = self.pick()
@@ -771,6 +844,11 @@ class Builder:
             self.effect(f"{a.name}.requires_grad = True")
         a.rg = a.floating and not a.inference
 
+    def no_requires_grad(self) -> None:
+        a = self.pick(lambda m: m.leaf and m.rg and not m.view and m.storage not in self.viewed)
+        self.effect(f"{a.name}.requires_grad_(False)")
+        a.rg = False
+
     def finish(self) -> None:
         """End with a backward of a scalar, so that every program reaches the engine."""
         try:
@@ -837,6 +915,12 @@ WEIGHTED_KINDS = (
     ("zero_grad", 1),
     ("grad", 1),
     ("requires_grad", 1),
+    ("remove_hook", 1),
+    ("convert", 1),
+    ("set_grad", 1),
+    ("detach_", 1),
+    ("no_requires_grad", 1),
+    ("backward_many", 1),
 )
 KINDS = tuple(kind for kind, weight in WEIGHTED_KINDS for _ in range(weight))
 
@@ -1394,6 +1478,44 @@ def test_hooks_see_and_replace_gradients() -> None:
         "y.register_hook(observe)\ny.retain_grad()\nh = w.register_hook(double)\n"
         "z = y.sum()\nz.backward(retain_graph=True)\nh.remove()\nz.backward()"
     )
+
+
+CORNERS = {
+    "same hook twice, one removed": (
+        "h1 = x.register_hook(double)\nh2 = x.register_hook(observe)\nh3 = x.register_hook(double)"
+        "\nh1.remove()\nh1.remove()\nz = x.sum()\nz.backward()"
+    ),
+    "requires_grad_(False) after recording": (
+        "x.register_hook(observe)\ny = x * 2\nx.requires_grad_(False)\nz = y.sum()\nz.backward()"
+    ),
+    "detach_ of a saved tensor": "y = x * 2\nz = y * y\ny.detach_()\nu = z.sum()\nu.backward()",
+    "detach_ of a leaf": "y = x * 2\nx.detach_()\nz = y.sum()\nz.backward()",
+    "detach_ of a view": "y = x[0]\ny.detach_()",
+    "a constant view twice": (
+        "with torch.no_grad():\n    v = x[0]\ny = v * 2\nz = y.sum()\nz.backward()\nz.backward()"
+    ),
+    "scalar ** tensor saves the exponent": (
+        "y = 2 ** x\nwith torch.no_grad():\n    x.mul_(2)\nz = y.sum()\nz.backward()"
+    ),
+    "grad assigned then accumulated": (
+        "x.grad = torch.ones_like(x)\ng = x.grad\nz = x.sum()\nz.backward()\nsame = x.grad is g"
+    ),
+    "grad of a wrong shape": "x.grad = torch.ones(3)",
+    "grad of a wrong dtype": "x.grad = torch.ones(2, 3, dtype=torch.float64)",
+    "backward of many": (
+        "a = x * 2\nb = (x * w).sum()\ntorch.autograd.backward([a, b], [torch.ones_like(a), None])"
+    ),
+    "retain_grad on a leaf": "x.retain_grad()\nr = x.retains_grad\nz = x.sum()\nz.backward()",
+    "hook on a leaf and a retained non-leaf": (
+        "y = x * 2\ny.retain_grad()\ny.register_hook(double)\nz = (y * y).sum()\nz.backward()"
+    ),
+}
+
+
+@pytest.mark.parametrize("source", CORNERS.values(), ids=CORNERS.keys())
+def test_corners_match_torch(source: str) -> None:
+    ours, theirs = run_both(f"{LEAVES}\n{source}")
+    assert _gist(last_error(ours)) == _gist(last_error(theirs))
 
 
 # -- dtypes ------------------------------------------------------------------------------------
