@@ -181,6 +181,8 @@ def _accumulate(leaf: Tensor, grad: Any) -> None:
         grad = _run_hooks(leaf._hooks, grad)
     if not leaf._rg:
         return  # requires_grad_(False) since the graph was recorded: hooks run, nothing lands
+    if leaf.grad_fn is not None:  # detach_() and then an in-place op gave it a history
+        raise RuntimeError("leaf variable has been moved into the graph interior")
     if leaf._grad is None:
         if isinstance(grad, Tensor):
             leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())

@@ -115,7 +115,9 @@ class Tensor(TensorOps):
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.grad_fn is None and not self.dtype.is_floating_point:
+        if self.grad_fn is not None:  # unlike requires_grad_(True), which lets it pass
+            raise RuntimeError(NON_LEAF_FLAG if not value else NON_LEAF_FLAG.split(" If")[0])
+        if value and not self.dtype.is_floating_point:
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
             )
@@ -143,7 +145,7 @@ class Tensor(TensorOps):
 
     @property
     def grad(self) -> Tensor | None:
-        if self.grad_fn is not None and not self._retains_grad:
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 

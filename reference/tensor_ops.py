@@ -218,7 +218,9 @@ class TensorOps:
         np.copyto(self._data, result._data, casting="unsafe")
         self._vc[0] += 1
         if record:
-            self.grad_fn, self._rg = result.grad_fn, True
+            old, self.grad_fn, self._rg = self.grad_fn, result.grad_fn, True
+            if self._retains_grad:
+                _move_retain_grad(self, old, self.grad_fn)
         return self
 
     # -- elementwise -----------------------------------------------------------------------
@@ -316,6 +318,16 @@ class TensorOps:
 
     def __getitem__(self, key: Any) -> Tensor:
         return _index(self, key)
+
+
+def _move_retain_grad(t: Any, old: Any, new: Any) -> None:
+    """retain_grad follows the tensor to its new node after an in-place op, as in torch;
+    hooks from register_hook stay with the old node (they see the old value's gradient)."""
+    from .tensor import _RetainGrad
+
+    hook = next(h for h in old._hooks if isinstance(h, _RetainGrad) and h.tensor() is t)
+    old._hooks.remove(hook)
+    new._hooks = [*(new._hooks or ()), hook]
 
 
 def _name(np_dtype: np.dtype) -> str:
