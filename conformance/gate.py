@@ -72,11 +72,16 @@ class GateResult:
             lines.append("timing compared:")
             lines.extend(f"  {subject}: {v.describe(self.against)}" for subject, v in self.timings)
         counts = [(kind, sum(f.kind is kind for f in self.findings)) for kind in order]
-        found = ", ".join(f"{n} {kind.value}" for kind, n in counts if n and kind in FAILING)
+        found = ", ".join(_count(n, kind.value) for kind, n in counts if n and kind in FAILING)
         outcome = "PASS" if self.passed else "FAIL"
         note = "" if self.enforce_timing else " (timing advisory)"
         lines.append(f"gate: {outcome}{note}" + (f": {found}" if found else ""))
         return lines
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def run_gate(

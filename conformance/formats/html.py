@@ -358,9 +358,10 @@ def _timing(run: RunRecord) -> str:
     parts = ['<h2 id="timing">Timing</h2>']
     if against:
         parts.append(
-            f"<p>Each backend's time relative to <b>{escape(against)}</b>: backends alternate "
-            f"round by round, and the ratio is the median of the per-round ratios, with its 95% "
-            f"bootstrap interval. Scenarios tagged <i>bench</i> exist to be timed.</p>"
+            f"<p>Each backend's time relative to <b>{escape(against)}</b>. Every round runs each "
+            f"backend once, in a rotating order; the ratio is the median over blocks of one full "
+            f"rotation, with its 95% bootstrap interval. Scenarios tagged <i>bench</i> exist to "
+            f"be timed.</p>"
         )
     if bench_bars:
         parts.append(ratio_chart(bench_bars, against or ""))

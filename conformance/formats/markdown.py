@@ -139,10 +139,10 @@ def _timing(run: RunRecord) -> list[str]:
     lines = [
         "## Timing",
         "",
-        f"Median and interquartile range over up to {rounds} rounds; backends alternate "
-        "round by round"
+        f"Median and interquartile range over up to {rounds} rounds, each running every "
+        "backend once in a rotating order"
         + (
-            f"; the ratio to `{against}` is the median of the per-round ratios "
+            f"; the ratio to `{against}` is the median over blocks of one full rotation "
             "(95% bootstrap interval)."
             if against
             else "."

@@ -172,4 +172,4 @@ def _verdict(
 
 
 def _number(value: float) -> str:
-    return f"{value:.3g}"
+    return f"{value:#.3g}".rstrip(".")
