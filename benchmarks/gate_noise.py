@@ -80,7 +80,7 @@ def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> N
             Slowed(b, factor) if (scenario.id, b.name) == (slow_scenario, slow_backend) else b
             for b in backends
         ]
-        results += runner.run_all([scenario], chosen)  # type: ignore[list-item]
+        results += runner.run_all([scenario], chosen)
     timing = {
         "warmup": options.warmup,
         "repeat": options.repeat,
