@@ -68,6 +68,11 @@ class ResultRecord:
 
     def headline(self) -> str:
         """The first thing to read about a failure: its first diff, or its error."""
+        if self.status is Status.XPASS and self.expected is not None:
+            return (
+                f"passes, but {self.expected['source']} expects a failure "
+                f"({self.expected['reason']})"
+            )
         if self.diffs:
             first = self.diffs[0]
             more = f" (+{len(self.diffs) - 1} more)" if len(self.diffs) > 1 else ""

@@ -63,6 +63,12 @@ def problems(run: RunRecord) -> list[ResultRecord]:
     return sorted(found, key=lambda r: (SEVERITY.index(r.status), r.scenario, r.backend))
 
 
+def known(run: RunRecord) -> list[ResultRecord]:
+    """Failures a manifest expects (xfail), and tolerated non-strict xpasses."""
+    found = [r for r in run.results if r.status in (Status.XFAIL, Status.XPASS) and r.ok]
+    return sorted(found, key=lambda r: (r.scenario, r.backend))
+
+
 def matrix_rows(run: RunRecord) -> list[tuple[str, dict[str, ResultRecord]]]:
     """One row per scenario, rows with a problem first, then in id order."""
     rows: dict[str, dict[str, ResultRecord]] = {}

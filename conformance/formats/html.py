@@ -16,6 +16,7 @@ from conformance.formats.common import (
     PROBLEMS,
     SEVERITY,
     environment_text,
+    known,
     matrix_rows,
     problems,
     seconds,
@@ -70,9 +71,11 @@ details.failure { background: #fff; border: 1px solid #ddd; border-left: 5px sol
   border-radius: 4px; margin: 8px 0; padding: 6px 12px; }
 details.failure.k-error { border-left-color: var(--error); }
 details.failure.k-xpass { border-left-color: var(--xpass); }
+details.failure.k-xfail { border-left-color: #e6c200; }
 details.failure summary { cursor: pointer; font-weight: 600; color: var(--fail); }
 details.failure.k-error summary { color: var(--error); }
 details.failure.k-xpass summary { color: var(--xpass); }
+details.failure.k-xfail summary { color: var(--xfail); }
 details.failure summary code { font-weight: 600; }
 pre { background: #f6f8fa; border: 1px solid #e1e4e8; border-radius: 4px; padding: 8px;
   overflow-x: auto; font-size: 12.5px; }
@@ -224,7 +227,8 @@ def _overview(run: RunRecord) -> str:
             result = cells.get(name)
             if result is None:
                 continue
-            target = f"f-{_slug(scenario, name)}" if result.status in PROBLEMS else "matrix"
+            detailed = result.status in PROBLEMS or result.status is Status.XFAIL
+            target = f"f-{_slug(scenario, name)}" if detailed else "matrix"
             squares.append(
                 f'<a class="sq s-{result.status.value}" href="#{target}" '
                 f'title="{escape(scenario)} [{escape(name)}]: {result.status.value}"></a>'
@@ -278,7 +282,7 @@ def _matrix(run: RunRecord) -> str:
     names = run.backend_names()
     head = "".join(f"<th>{escape(name)}</th>" for name in names)
     rows = []
-    flagged = {_anchor(r) for r in problems(run)}
+    flagged = {_anchor(r) for r in [*problems(run), *known(run)]}
     for scenario, cells in matrix_rows(run):
         any_result = next(iter(cells.values()))
         statuses = " ".join(sorted({r.status.value for r in cells.values()}))
@@ -310,11 +314,16 @@ def _cell(result: ResultRecord | None, flagged: set[str]) -> str:
 
 
 def _failures(run: RunRecord) -> str:
-    found = problems(run)
-    if not found:
-        return '<h2 id="failures">Failures</h2><p>None: everything that ran passes.</p>'
-    items = [_failure(result) for result in found]
-    return f'<h2 id="failures">Failures ({len(found)})</h2>{"".join(items)}'
+    found, expected = problems(run), known(run)
+    if found:
+        items = "".join(_failure(result) for result in found)
+        html = f'<h2 id="failures">Failures ({len(found)})</h2>{items}'
+    else:
+        html = '<h2 id="failures">Failures</h2><p>None: everything that ran passes.</p>'
+    if expected:
+        items = "".join(_failure(result) for result in expected)
+        html += f"<h2>Known failures ({len(expected)})</h2>{items}"
+    return html
 
 
 def _failure(result: ResultRecord) -> str:

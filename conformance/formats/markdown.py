@@ -7,6 +7,7 @@ from conformance.formats.common import (
     BENCH_TAG,
     SYMBOL,
     environment_text,
+    known,
     matrix_rows,
     problems,
     seconds,
@@ -115,12 +116,12 @@ def _problems(run: RunRecord) -> list[str]:
 
 
 def _expected(run: RunRecord) -> list[str]:
-    known = [r for r in run.results if r.status in (Status.XFAIL, Status.XPASS) and r.ok]
-    if not known:
+    found = known(run)
+    if not found:
         return []
-    lines = [f"## Known failures ({len(known)})", "", "| scenario | backend | status | reason |"]
+    lines = [f"## Known failures ({len(found)})", "", "| scenario | backend | status | reason |"]
     lines.append("|---|---|---|---|")
-    for result in known:
+    for result in found:
         reason = (result.expected or {}).get("reason", "")
         lines.append(
             f"| `{result.scenario}` | {result.backend} | {_cell(result)} | {_escape(reason)} |"

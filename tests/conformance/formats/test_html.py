@@ -52,6 +52,14 @@ def test_failures_expand_to_a_diff_and_a_copyable_repro(page: str) -> None:
     assert 'class="copy"' in block and "import broken_accumulate as torch" in block
 
 
+def test_known_failures_expand_too_and_an_xpass_says_why_it_fails(page: str) -> None:
+    known = page.split("<h2>Known failures (1)</h2>")[1].split("<h2")[0]
+    assert 'id="f-harness-accumulation-torchlike-broken-accumulate"' in known
+    assert "backward overwrites .grad instead of adding into it" in known
+    xpass = page.split('id="f-harness-cross-backend-torchlike-broken-accumulate"')[1]
+    assert "expects a failure (listed on purpose, though it passes)" in xpass.split("</summary>")[0]
+
+
 def test_the_timing_chart_is_inline_svg(page: str) -> None:
     chart = page.split('<h2 id="timing">')[1]
     assert "<svg" in chart and "bench.tutorial_chain_2x2 [reference]" in chart
