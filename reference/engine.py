@@ -123,11 +123,11 @@ def _fit(grad: Any, meta: tuple[tuple[int, ...], np.dtype], node: Node, index: i
     shape, dtype = meta
     if grad.shape != shape:
         grad = _sum_to(grad, shape, node, index)
+    if grad.__class__ is np.ndarray:
+        return grad if grad.dtype == dtype else grad.astype(dtype)
     if isinstance(grad, Tensor):
         return grad if grad._data.dtype == dtype else grad.to(_dtype(dtype))
-    if grad.__class__ is not np.ndarray or grad.dtype != dtype:
-        grad = np.asarray(grad, dtype=dtype)  # numpy's 0-d arithmetic returns scalars
-    return grad
+    return np.asarray(grad, dtype=dtype)  # numpy's 0-d arithmetic returns scalars
 
 
 def _sum_to(grad: Any, shape: tuple[int, ...], node: Node, index: int) -> Any:

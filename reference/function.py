@@ -46,6 +46,9 @@ class Node:
 
     __slots__ = ("_next", "_seq", "_hooks", "__weakref__")
     node_name = "Node"
+    _next: tuple[Node | None, ...]  # one edge per input: the node its gradient goes to
+    _seq: float  # creation order: the engine runs later nodes first
+    _hooks: list[Any] | None  # tensor hooks (and retain_grad) of the tensor it made
 
     def name(self) -> str:
         return self.node_name
@@ -62,6 +65,10 @@ class Function(Node):
     """Base of every op. Subclasses set ``arity`` and ``node_name`` and define both passes."""
 
     __slots__ = ("_meta", "_saved", "_released", "needs_input_grad")
+    _meta: tuple[tuple[tuple[int, ...], np.dtype], ...]  # each input's shape and dtype
+    _saved: list[tuple[Any, ...]] | None
+    _released: bool
+    needs_input_grad: tuple[bool, ...]
     arity = 1
     saves: tuple[int, ...] = ()  # the inputs backward needs
     save_result = False  # whether backward needs the result
@@ -106,8 +113,14 @@ class Function(Node):
         if tensor._inference:
             raise RuntimeError(INFERENCE_SAVED)
         is_result = slot == self.arity
-        entry = (slot, None if is_result else tensor, tensor._data, tensor._vc)
-        entry += (tensor._vc[0], tensor.grad_fn is not None)
+        entry = (
+            slot,
+            None if is_result else tensor,
+            tensor._data,
+            tensor._vc,  # the counter, and its value now: a later edit is caught at backward
+            tensor._vc[0],
+            tensor.grad_fn is not None,  # to catch a detach_() of the tensor since
+        )
         if self._saved is None:
             self._saved = [entry]
         else:

@@ -7,6 +7,7 @@ about gradients lives in ``function.py`` (recording) and ``engine.py`` (running 
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -102,7 +103,7 @@ class Tensor(TensorOps):
         self._retains_grad = False
         self._vc = [0] if version is None else version
         self._hooks: list[Callable[..., Any]] | None = None
-        self._acc = None
+        self._acc: weakref.ref[AccumulateGrad] | None = None
         self._inference = state.inference
         self._is_view = is_view
         self._rg_from_base = False

@@ -21,18 +21,21 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 
-def _tensor_type() -> type:
+def _tensor_type() -> Any:
     from .tensor import Tensor
 
     return Tensor
 
 
-def _tier(t: Tensor) -> int:
+def _tier(t: Any) -> int:
     return 1 if t._data.ndim == 0 else 0
 
 
-def _operands(a: Tensor, b: Any) -> tuple[Tensor, Tensor, np.dtype | None]:
-    """``b`` as a tensor, and the dtype torch gives the result when numpy might differ."""
+def _operands(a: Any, b: Any) -> tuple[Any, Any, np.dtype | None]:
+    """``b`` as a tensor, and the dtype torch gives the result when numpy might differ.
+
+    (``Any``: the operators pass ``self``, which mypy sees as the ``TensorOps`` mixin.)
+    """
     Tensor = _tensor_type()
     if isinstance(b, Tensor):
         if a._data.dtype == b._data.dtype:
@@ -48,7 +51,7 @@ def _operands(a: Tensor, b: Any) -> tuple[Tensor, Tensor, np.dtype | None]:
     return a, Tensor(np.asarray(b, dtype=result.np)), result.np
 
 
-def _binary(op: Any, a: Tensor, b: Any, true_division: bool = False) -> Tensor:
+def _binary(op: Any, a: Any, b: Any, true_division: bool = False) -> Tensor:
     a, b, want = _operands(a, b)
     if true_division and (want or a._data.dtype).kind != "f":
         want = dtypes.DEFAULT_FLOAT.np
@@ -88,7 +91,7 @@ def _check_broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> None:
             )
 
 
-def _floating(t: Tensor) -> Tensor:
+def _floating(t: Any) -> Tensor:
     """Integer inputs to float-only maths become the default float, as in torch."""
     return t if t._data.dtype.kind == "f" else t.to(dtypes.DEFAULT_FLOAT)
 
@@ -143,7 +146,7 @@ class TensorOps:
     def __neg__(self) -> Tensor:
         return unary.Neg.apply(self)
 
-    def __matmul__(self, other: Tensor) -> Tensor:
+    def __matmul__(self: Any, other: Tensor) -> Tensor:
         from . import functional
 
         return functional.matmul(self, other)
@@ -448,13 +451,13 @@ def _index(t: Any, key: Any) -> Tensor:
         elif isinstance(k, slice):
             size = out._data.shape[dim]
             if single or k.indices(size) != (0, size, 1):
-                key_ = (slice(None),) * dim + (k,)
+                key_: tuple[Any, ...] = (*(slice(None),) * dim, k)
                 out, recorded = _view_of(t, shape_ops.Index.apply(out, key_)), True
             dim += 1
         else:
             size = out._data.shape[dim]
             if not -size <= k < size:
                 raise IndexError(f"index {k} is out of bounds for dimension {dim} with size {size}")
-            key_ = (slice(None),) * dim + (k % size, Ellipsis)
+            key_ = (*(slice(None),) * dim, k % size, Ellipsis)
             out, recorded = _view_of(t, shape_ops.Select.apply(out, key_)), True
     return out if recorded else _view_of(t, shape_ops.Alias.apply(t))

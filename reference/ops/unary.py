@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -145,7 +145,7 @@ class Clone(Function):
 
     node_name = "CloneBackward0"
 
-    def forward(self, a: np.ndarray, order: str = "K") -> np.ndarray:
+    def forward(self, a: np.ndarray, order: Literal["K", "C"] = "K") -> np.ndarray:
         return a.copy(order=order)
 
     def backward(self, g: Any) -> Any:
