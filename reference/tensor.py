@@ -80,7 +80,7 @@ class Tensor(TensorOps):
         "_vc",  # the version counter, [count]: shared with views and detach(), so edits count
         "_hooks",  # a leaf's tensor hooks (a non-leaf keeps them on its grad_fn)
         "_acc",  # weakref to the leaf's AccumulateGrad node
-        "_inference",
+        "_inference",  # made in inference_mode: True, or "detached" (which may be edited)
         "_is_view",  # False, True, or the mode it was made in: "no_grad" or "inference"
         "_rg_from_base",  # a view made unrecorded requires grad only because its base does
         "_base",  # a view's base: the tensor that owns the memory (never itself a view)
@@ -104,7 +104,7 @@ class Tensor(TensorOps):
         self._vc = [0] if version is None else version
         self._hooks: list[Callable[..., Any]] | None = None
         self._acc: weakref.ref[AccumulateGrad] | None = None
-        self._inference = state.inference
+        self._inference: bool | str = state.inference
         self._is_view = is_view
         self._rg_from_base = False
         self._base: Tensor | None = None
@@ -235,7 +235,7 @@ class Tensor(TensorOps):
     def detach(self) -> Tensor:
         """The same data, cut from the graph; edits through either side are seen by both."""
         out = Tensor(self._data, version=self._vc)
-        out._inference = self._inference
+        out._inference = "detached" if self._inference else False
         return out
 
     def detach_(self) -> Tensor:
@@ -254,7 +254,7 @@ class Tensor(TensorOps):
     def data(self) -> Tensor:
         """The same storage with no autograd history and its own version counter."""
         out = Tensor(self._data)
-        out._inference = self._inference
+        out._inference = "detached" if self._inference else False
         return out
 
     @data.setter
@@ -264,6 +264,8 @@ class Tensor(TensorOps):
     @property
     def _version(self) -> int:
         """How many in-place changes this memory has seen (torch's private attribute)."""
+        if self._inference is True:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vc[0]
 
     # -- metadata and conversion -----------------------------------------------------------

@@ -174,7 +174,7 @@ class TensorOps:
         recording, move this tensor onto the new node (torch's history rebase)."""
         from .tensor import LEAF_INPLACE, Tensor
 
-        if self._inference and not state.inference:
+        if self._inference is True and not state.inference:  # torch lets a detached one pass
             raise RuntimeError(
                 "Inplace update to inference tensor outside InferenceMode is not allowed.You "
                 "can make a clone to get a normal tensor before doing inplace update.See "
