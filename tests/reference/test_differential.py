@@ -20,7 +20,8 @@ Left out of generation, by design:
   so it cannot be compared example by example (``test_T_warns_once`` checks it apart);
 - ``matmul`` above 2-D (reference implements 1-D and 2-D only);
 - setting ``requires_grad`` on a tensor that already has views: in torch those views then
-  require grad too (a view asks its base), and reference does not track a view's base.
+  require grad too (a view asks its base), and reference does not track a view's base;
+- ``backward(inputs=...)``, which reference does not implement.
 """
 
 from __future__ import annotations
