@@ -246,6 +246,12 @@ class Tensor(TensorOps):
                 "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
                 "called on these gradients."
             )
+        node = self.grad_fn
+        if node is not None and node._hooks:
+            # torch keeps a tensor's hooks with the tensor: once a leaf, they are its own
+            mine = [h for h in node._hooks if not isinstance(h, _RetainGrad)]
+            if mine:
+                self._hooks = [*(self._hooks or ()), *mine]
         self.grad_fn = None
         self._rg = False
         return self

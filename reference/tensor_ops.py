@@ -275,7 +275,8 @@ class TensorOps:
             _as_view(self._data, target)
         except AttributeError:
             return shape_ops.UnsafeView.apply(unary.Clone.apply(self, "C"), target)
-        return _view_of(self, shape_ops.View.apply(self, target))
+        op = shape_ops.View if self._data.flags.c_contiguous else shape_ops.ReshapeAlias
+        return _view_of(self, op.apply(self, target))
 
     def t(self) -> Tensor:
         if self._data.ndim > 2:

@@ -21,6 +21,12 @@ class View(Function):
         return g.reshape(self.shape)
 
 
+class ReshapeAlias(View):
+    """What ``reshape`` records for a view of a non-contiguous input."""
+
+    node_name = "ReshapeAliasBackward0"
+
+
 class UnsafeView(View):
     """What ``reshape`` records after it had to copy a non-contiguous input."""
 

@@ -21,7 +21,10 @@ Left out of generation, by design:
 - ``matmul`` above 2-D (reference implements 1-D and 2-D only);
 - setting ``requires_grad`` on a tensor that already has views: in torch those views then
   require grad too (a view asks its base), and reference does not track a view's base;
-- ``backward(inputs=...)``, which reference does not implement.
+- ``backward(inputs=...)``, which reference does not implement;
+- hooks and retain_grad on a non-leaf after ``detach_()`` made it a leaf: torch shares the
+  tensor's hook dict between its old node and its new accumulator, so a hook registered
+  later also runs on the old graph; reference carries over only the hooks registered before.
 """
 
 from __future__ import annotations
@@ -304,6 +307,7 @@ class Meta:
     higher: bool = False
     ancestors: frozenset[str] = frozenset()  # the values it was computed from, and itself
     curved: bool = False  # a nonlinear op in its history: its derivative can require grad
+    detached: bool = False  # a non-leaf made a leaf by detach_(): see the module docstring
 
     def __post_init__(self) -> None:
         self.ancestors = self.ancestors | {self.name}
@@ -721,11 +725,11 @@ class Builder:
 
     # -- effects ------------------------------------------------------------------------------
     def retain_grad(self) -> None:
-        a = self.pick(lambda m: m.rg)
+        a = self.pick(lambda m: m.rg and not m.detached)
         self.effect(f"{a.name}.retain_grad()")
 
     def hook(self) -> None:
-        a = self.pick(lambda m: m.rg)
+        a = self.pick(lambda m: m.rg and not m.detached)
         name = f"h{len(self.steps)}"
         hook = self.choice(("double", "observe"))
         self.effect(f"{name} = {a.name}.register_hook({hook})", (name,))
@@ -760,6 +764,7 @@ class Builder:
     def detach_(self) -> None:
         a = self.pick(lambda m: not m.view and m.storage not in self.viewed)
         self.effect(f"{a.name}.detach_()", (a.name,))
+        a.detached = a.detached or not a.leaf
         a.rg, a.leaf = False, True
 
     def backward_many(self) -> None:
@@ -1068,6 +1073,8 @@ EXPRESSIONS = [
     "x.view((6,))",
     "x.reshape(3, 2)",
     "x.t().reshape(6)",
+    "x.t().reshape(3, 2, 1)",
+    "x[:, :1].reshape(2)",
     "x.t()",
     "x.T",
     "w.t()",
@@ -1512,6 +1519,10 @@ CORNERS = {
     "detach_ of a saved tensor": "y = x * 2\nz = y * y\ny.detach_()\nu = z.sum()\nu.backward()",
     "detach_ of a leaf": "y = x * 2\nx.detach_()\nz = y.sum()\nz.backward()",
     "detach_ of a view": "y = x[0]\ny.detach_()",
+    "detach_ keeps the tensor's hooks": (
+        "y = x * 2\ny.register_hook(double)\ny.register_hook(observe)\nu = y * 1\n"
+        "y.detach_()\ny.requires_grad_()\nz = (y * 3).sum() + u.sum()\nz.backward()"
+    ),
     "a constant view twice": (
         "with torch.no_grad():\n    v = x[0]\ny = v * 2\nz = y.sum()\nz.backward()\nz.backward()"
     ),

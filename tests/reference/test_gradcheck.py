@@ -113,6 +113,7 @@ OPS = [
     Op("view", lambda a: a.view(3, 2), (M23,)),
     Op("view -1", lambda a: a.view(-1), (M23,)),
     Op("reshape copy", lambda a: a.t().reshape(6), (M23,)),
+    Op("reshape alias", lambda a: a.t().reshape(3, 2, 1), (M23,)),
     Op("transpose", lambda a: a.transpose(0, 1), (M23,)),
     Op("t", lambda a: a.t(), (M23,)),
     Op("T", lambda a: a.T, (M23,)),
