@@ -8,6 +8,7 @@ into ``.grad`` in place, and freeing saved tensors unless ``retain_graph`` is se
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,10 @@ def run(
     buffers: dict[Node, Any] = {}
     for root, grad in zip(roots, grads):
         buffers[root] = grad if root not in buffers else buffers[root] + grad
-    ready = [(-r._seq, id(r), r) for r in set(roots) if dependencies.get(r, 0) == 0]
+    # Ties (leaves, which all run first) go in the order they became ready, as in torch's
+    # queue for two of them; its order for more depends on its heap's layout.
+    order = itertools.count()
+    ready = [(-r._seq, next(order), r) for r in dict.fromkeys(roots) if not dependencies.get(r)]
     heapq.heapify(ready)
 
     previous = state.grad_enabled
@@ -92,7 +96,7 @@ def run(
                         buffers[child] = g if previous_g is None else previous_g + g
                     dependencies[child] -= 1
                     if dependencies[child] == 0:
-                        heapq.heappush(ready, (-child._seq, id(child), child))
+                        heapq.heappush(ready, (-child._seq, next(order), child))
     finally:
         state.grad_enabled = previous
     if capture is None:

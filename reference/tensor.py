@@ -45,13 +45,14 @@ class Size(tuple):
 
 class _Hook:
     """One registration of a hook function: a handle removes its own registration only,
-    even when the same function was registered twice."""
+    even when the same function was registered twice, from every list that holds it."""
 
-    __slots__ = ("fn", "__name__")
+    __slots__ = ("fn", "__name__", "homes")
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], home: list[Any]) -> None:
         self.fn = fn
         self.__name__ = getattr(fn, "__name__", "hook")
+        self.homes = [home]  # a node's hook list, and a leaf's after detach_()
 
     def __call__(self, grad: Any) -> Any:
         return self.fn(grad)
@@ -60,12 +61,13 @@ class _Hook:
 class RemovableHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
-    def __init__(self, hooks: list[Callable[..., Any]], hook: _Hook) -> None:
-        self._hooks, self._hook = hooks, hook
+    def __init__(self, hook: _Hook) -> None:
+        self._hook = hook
 
     def remove(self) -> None:
-        if any(h is self._hook for h in self._hooks):
-            self._hooks.remove(self._hook)
+        for home in self._hook.homes:
+            if any(h is self._hook for h in home):
+                home.remove(self._hook)
 
 
 class Tensor(TensorOps):
@@ -208,9 +210,9 @@ class Tensor(TensorOps):
             (i for i, h in enumerate(hooks) if isinstance(h, _RetainGrad)),
             len(hooks),
         )
-        registration = _Hook(hook)
+        registration = _Hook(hook, hooks)
         hooks.insert(position, registration)
-        return RemovableHandle(hooks, registration)
+        return RemovableHandle(registration)
 
     def _node(self) -> Node | None:
         """The node a consumer's edge points to: grad_fn, the leaf's accumulator, or None."""
@@ -249,9 +251,12 @@ class Tensor(TensorOps):
         node = self.grad_fn
         if node is not None and node._hooks:
             # torch keeps a tensor's hooks with the tensor: once a leaf, they are its own
-            mine = [h for h in node._hooks if not isinstance(h, _RetainGrad)]
-            if mine:
-                self._hooks = [*(self._hooks or ()), *mine]
+            mine = [h for h in node._hooks if isinstance(h, _Hook)]
+            leaf_hooks = self._hooks if self._hooks is not None else []
+            for hook in mine:
+                leaf_hooks.append(hook)
+                hook.homes.append(leaf_hooks)
+            self._hooks = leaf_hooks or self._hooks
         self.grad_fn = None
         self._rg = False
         return self
