@@ -84,7 +84,8 @@ class Function(Node):
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
-        if state.grad_enabled and any(t._rg for t in inputs):
+        # inference mode records nothing, even under enable_grad
+        if state.grad_enabled and not state.inference and any(t._rg for t in inputs):
             node._next = tuple(t._node() for t in inputs)
             # an input that requires grad may still have no edge (a view made under no_grad):
             # as in torch, a gradient (and what it needs saved) is computed only along an edge

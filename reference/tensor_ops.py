@@ -193,7 +193,11 @@ class TensorOps:
                     f"{_name(self._data.dtype)}"
                 )
             operands = (other_t,)
-        record = state.grad_enabled and (self._rg or any(t._rg for t in operands))
+        record = (
+            state.grad_enabled
+            and not state.inference
+            and (self._rg or any(t._rg for t in operands))
+        )
         if record and self._is_view in VIEW_CREATED_IN:
             raise RuntimeError(VIEW_CREATED_IN[self._is_view])
         if record and self.grad_fn is None and self._rg:
