@@ -421,7 +421,7 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     result._base = root
     result._vc = root._vc
     result._inference = root._inference
-    if state.grad_enabled:
+    if state.grad_enabled and not state.inference:  # recorded (see Function.apply)
         result._is_view = True
     else:
         result._is_view = "inference" if state.inference else "no_grad"

@@ -329,6 +329,7 @@ def check_program(program: Program) -> None:
 BOUND = 40.0
 FLOATS = ("float32", "float64")
 MODES = ("grad",) * 8 + ("no_grad", "enable_grad", "set_grad", "decorator", "inference")
+MODES += ("inference_enable_grad",)
 
 
 class Skip(Exception):
@@ -447,6 +448,7 @@ def _wrap(line: str, mode: str) -> str:
         "enable_grad": "with torch.no_grad():\n    with torch.enable_grad():",
         "set_grad": "with torch.set_grad_enabled(False):",
         "inference": "with torch.inference_mode():",
+        "inference_enable_grad": "with torch.inference_mode():\n    with torch.enable_grad():",
     }[mode]
     indent = "    " * (head.count("\n") + 1)
     return f"{head}\n{indent}{line}"
@@ -489,7 +491,7 @@ class Builder:
         if meta.view and not recording:
             meta.rg = inputs[0].rg  # torch: such a view requires grad, yet has no history
         meta.leaf = not meta.rg
-        meta.inference = mode == "inference"
+        meta.inference = mode.startswith("inference")
         meta.higher = meta.rg and any(m.higher for m in inputs)
         meta.ancestors = meta.ancestors.union(*(m.ancestors for m in inputs))
         meta.curved = curved or any(m.curved for m in inputs)
@@ -1286,6 +1288,10 @@ GRAD_MODES = {
     ),
     "inference_mode(False)": (
         "with torch.inference_mode():\n    with torch.inference_mode(False):\n        y = x * 2"
+    ),
+    "enable_grad inside inference_mode": (
+        "with torch.inference_mode():\n    with torch.enable_grad():\n        y = x * 2\n"
+        "        v = x[0]\nr = v.requires_grad\nz = (v * y).sum()\nv.mul_(2)"
     ),
     "inference_mode(False) under no_grad": (
         "with torch.no_grad():\n    with torch.inference_mode(False):\n        y = x * 2"
