@@ -42,7 +42,8 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
         if given is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grad: Any = np.ones_like(out._data)
+            # np.ones_like costs microseconds; the output has one element
+            grad: Any = np.array(1, out._data.dtype).reshape(out._data.shape)
         else:
             if isinstance(given, (int, float)):
                 given = Tensor(np.full_like(out._data, given))

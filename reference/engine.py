@@ -31,28 +31,22 @@ def run(
     With ``capture`` (``autograd.grad``), return the gradient arriving at each of those
     nodes and touch no ``.grad``; only nodes that lead to a captured one are run.
     """
-    dependencies: dict[Node, int] = {}
-    stack = list(set(roots))
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        for child in node._next:
-            if child is not None:
-                dependencies[child] = dependencies.get(child, 0) + 1
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
-    needed = _leading_to(capture, seen) if capture is not None else None
+    dependencies = _dependencies(roots)
+    needed = _leading_to(capture, set(dependencies)) if capture is not None else None
     lone_root = roots[0] if len(roots) == 1 else None
     captured: dict[Node, Any] = {}
 
+    # Each node's gradient so far. `owned` holds the nodes whose buffer is an array the
+    # engine made and nobody else can see: later gradients are added into it in place, and
+    # a leaf takes it as its .grad without a copy (as torch's AccumulateGrad steals one).
     buffers: dict[Node, Any] = {}
+    owned: set[Node] = set()
     for root, grad in zip(roots, grads):
-        buffers[root] = grad if root not in buffers else buffers[root] + grad
+        _add_to(buffers, owned, root, grad, False)
     # Ties (leaves, which all run first) go in the order they became ready, as in torch's
     # queue for two of them; its order for more depends on its heap's layout.
     order = itertools.count()
-    ready = [(-r._seq, next(order), r) for r in dict.fromkeys(roots) if not dependencies.get(r)]
+    ready = [(-r._seq, next(order), r) for r in buffers if dependencies[r] == 0]
     heapq.heapify(ready)
 
     previous = state.grad_enabled
@@ -62,46 +56,111 @@ def run(
             while ready:
                 node = heapq.heappop(ready)[2]
                 grad = buffers.pop(node, None)
-                runs = needed is None or node in needed[0]
-                if needed is not None and node in needed[1]:
-                    # torch captures a node it runs anyway before that node's tensor hooks, and
-                    # runs the hooks of a node it only captures at, before capturing
-                    captured[node] = grad if runs else _hooked(node, grad)
-                elif not runs and node is lone_root:
-                    _hooked(node, grad)  # torch visits a lone root even when it is not needed
-                if runs and grad is not None and node._hooks:
+                mine = node in owned
+                if needed is not None:
+                    runs = node in needed[0]
+                    if node in needed[1]:
+                        # torch captures a node it runs anyway before that node's tensor
+                        # hooks, and runs the hooks of a node it only captures at, first
+                        captured[node] = grad if runs else _hooked(node, grad)
+                        mine = False
+                    elif not runs and node is lone_root:
+                        _hooked(node, grad)  # torch visits a lone root even when not needed
+                    if not runs:
+                        continue
+                if grad is not None and node._hooks:
                     grad = _run_hooks(node._hooks, grad)
-                if not runs:
-                    outputs: Any = ()
-                elif isinstance(node, AccumulateGrad):
+                    mine = False  # a hook may have kept the gradient it was shown
+                if node.__class__ is AccumulateGrad:
                     if grad is not None:
-                        _accumulate(node.variable, grad)
-                    outputs = ()
-                elif grad is None:
-                    outputs = (None,) * len(node._next)
-                else:
+                        _accumulate(node.variable, grad, mine)
+                    continue
+                edges = node._next
+                outputs: Any = None
+                if grad is not None:
                     assert isinstance(node, Function)
                     outputs = node.backward(grad)
                     if node.arity == 1:
                         outputs = (outputs,)
+                    elif outputs[0] is outputs[1]:
+                        mine = False  # one array down two edges (Add's): neither owns it
                     if not retain_graph:
                         node.release()
-                for i, child in enumerate(node._next):
+                for i, child in enumerate(edges):
                     if child is None:
                         continue
-                    g = outputs[i] if outputs else None
+                    g = outputs[i] if outputs is not None else None
                     if g is not None:
-                        g = _fit(g, node._meta[i], node, i)  # type: ignore[attr-defined]
-                        previous_g = buffers.get(child)
-                        buffers[child] = g if previous_g is None else previous_g + g
-                    dependencies[child] -= 1
-                    if dependencies[child] == 0:
+                        shape, dtype = node._meta[i]  # type: ignore[attr-defined]
+                        if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
+                            # a new array owns its memory; a view does not; the gradient
+                            # the node was given is ours only if it was before
+                            fresh = mine if g is grad else g.flags.owndata
+                        else:
+                            fitted = _fit(g, shape, dtype, node, i)
+                            fresh, g = fitted is not g, fitted
+                        if fresh and len(edges) > 1 and _sent_twice(g, outputs, edges):
+                            fresh = False
+                        _add_to(buffers, owned, child, g, fresh)
+                    remaining = dependencies[child] - 1
+                    dependencies[child] = remaining
+                    if remaining == 0:
                         heapq.heappush(ready, (-child._seq, next(order), child))
     finally:
         state.grad_enabled = previous
     if capture is None:
         return None
     return [captured.get(node) for node in capture]
+
+
+def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
+    """For every node reachable from ``roots``: how many edges lead into it."""
+    dependencies = dict.fromkeys(roots, 0)
+    stack = list(dependencies)
+    while stack:
+        for child in stack.pop()._next:
+            if child is None:
+                continue
+            if child in dependencies:
+                dependencies[child] += 1
+            else:
+                dependencies[child] = 1
+                stack.append(child)
+    return dependencies
+
+
+def _sent_twice(g: Any, outputs: Sequence[Any], edges: Sequence[Node | None]) -> bool:
+    """Whether the array ``g`` goes down more than one of a node's edges."""
+    return sum(1 for o, child in zip(outputs, edges) if o is g and child is not None) > 1
+
+
+def _add_to(buffers: dict[Node, Any], owned: set[Node], node: Node, g: Any, fresh: bool) -> None:
+    """Add ``g`` into ``node``'s buffer: in place into an array the engine owns, else into a
+    new array, which the engine then owns. ``fresh``: nothing else can see ``g``."""
+    previous = buffers.get(node)
+    if previous is None:
+        buffers[node] = g
+        if fresh and g.__class__ is np.ndarray:
+            owned.add(node)
+    elif g.__class__ is not np.ndarray or previous.__class__ is not np.ndarray:
+        buffers[node] = previous + g  # tensors (create_graph): the sum is recorded
+        owned.discard(node)
+    elif node in owned and _fits_into(previous, g):
+        np.add(previous, g, out=previous)
+    elif fresh and _fits_into(g, previous):
+        buffers[node] = np.add(g, previous, out=g)  # addition commutes, bit for bit
+        owned.add(node)
+    else:
+        total = buffers[node] = previous + g
+        if total.__class__ is np.ndarray:
+            owned.add(node)
+        else:  # 0-d arithmetic gives a numpy scalar
+            owned.discard(node)
+
+
+def _fits_into(target: np.ndarray, g: np.ndarray) -> bool:
+    """Whether ``target += g`` gives what ``target + g`` would: same shape and dtype."""
+    return target.shape == g.shape and target.dtype == g.dtype
 
 
 def _leading_to(targets: Sequence[Node], graph: set[Node]) -> tuple[set[Node], set[Node]]:
@@ -122,9 +181,8 @@ def _leading_to(targets: Sequence[Node], graph: set[Node]) -> tuple[set[Node], s
     return {n for n in graph if leads(n)}, target_set
 
 
-def _fit(grad: Any, meta: tuple[tuple[int, ...], np.dtype], node: Node, index: int) -> Any:
+def _fit(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node, index: int) -> Any:
     """Sum a broadcast gradient back to the input's shape and cast it to the input's dtype."""
-    shape, dtype = meta
     if grad.shape != shape:
         grad = _sum_to(grad, shape, node, index)
     if grad.__class__ is np.ndarray:
@@ -178,11 +236,13 @@ def _hooked(node: Node, grad: Any) -> Any:
     return _run_hooks(hooks, grad) if hooks and grad is not None else grad
 
 
-def _accumulate(leaf: Tensor, grad: Any) -> None:
+def _accumulate(leaf: Tensor, grad: Any, mine: bool) -> None:
     """Add into ``leaf.grad``: in place normally, so the same object persists; as a new
-    tensor under ``create_graph``, so the sum itself is recorded."""
+    tensor under ``create_graph``, so the sum itself is recorded. A first gradient is copied,
+    never aliased, unless the engine owns it (``mine``): then nothing else can see it."""
     if leaf._hooks:
         grad = _run_hooks(leaf._hooks, grad)
+        mine = False
     if not leaf._rg:
         return  # requires_grad_(False) since the graph was recorded: hooks run, nothing lands
     if leaf.grad_fn is not None:  # detach_() and then an in-place op gave it a history
@@ -190,6 +250,8 @@ def _accumulate(leaf: Tensor, grad: Any) -> None:
     if leaf._grad is None:
         if isinstance(grad, Tensor):
             leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())
+        elif mine and grad.dtype == leaf._data.dtype:
+            leaf._grad = Tensor(grad)
         else:
             leaf._grad = Tensor(np.array(grad, dtype=leaf._data.dtype, copy=True))
     elif state.grad_enabled:

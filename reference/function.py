@@ -11,14 +11,11 @@ from __future__ import annotations
 import itertools
 import re
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .grad_mode import state
-
-if TYPE_CHECKING:
-    from .tensor import Tensor
 
 _sequence = itertools.count()
 
@@ -76,32 +73,43 @@ class Function(Node):
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the first ``arity`` args (tensors) and the rest (parameters)."""
-        from .tensor import Tensor
-
         node = cls()
-        inputs = args[: cls.arity]
-        out = node.forward(*[t._data for t in inputs], *args[cls.arity :])
+        arity = cls.arity
+        inputs = args[:arity]
+        if arity == 1:  # the common arities spelled out: this is every op's hot path
+            out = node.forward(args[0]._data, *args[1:])
+        elif arity == 2:
+            out = node.forward(args[0]._data, args[1]._data, *args[2:])
+        else:
+            out = node.forward(*[t._data for t in inputs], *args[arity:])
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
         # inference mode records nothing, even under enable_grad
-        if state.grad_enabled and not state.inference and any(t._rg for t in inputs):
-            node._next = tuple(t._node() for t in inputs)
-            # an input that requires grad may still have no edge (a view made under no_grad):
-            # as in torch, a gradient (and what it needs saved) is computed only along an edge
-            node.needs_input_grad = tuple(n is not None for n in node._next)
-            node._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
-            node._seq = next(_sequence)
-            node._hooks = None
-            node._released = False
-            node._saved = None
-            for i in node.saved_inputs():
-                node.save(i, inputs[i])
-            if cls.save_result:
-                node.save(cls.arity, result)
-            result._rg = True
-            result.grad_fn = node
+        if state.grad_enabled and not state.inference:
+            for t in inputs:
+                if t._rg:
+                    node._record(inputs, result)
+                    break
         return result
+
+    def _record(self, inputs: tuple[Tensor, ...], result: Tensor) -> None:
+        """Put this node in the graph: edges, the inputs' shapes and dtypes, saved tensors."""
+        self._next = tuple([t._node() for t in inputs])
+        # an input that requires grad may still have no edge (a view made under no_grad):
+        # as in torch, a gradient (and what it needs saved) is computed only along an edge
+        self.needs_input_grad = tuple([n is not None for n in self._next])
+        self._meta = tuple([(t._data.shape, t._data.dtype) for t in inputs])
+        self._seq = next(_sequence)
+        self._hooks = None
+        self._released = False
+        self._saved = None
+        for i in self.saved_inputs():
+            self.save(i, inputs[i])
+        if self.save_result:
+            self.save(self.arity, result)
+        result._rg = True
+        result.grad_fn = self
 
     def saved_inputs(self) -> tuple[int, ...]:
         """Positions of the inputs to save; ops whose needs depend on ``needs_input_grad``
@@ -135,8 +143,6 @@ class Function(Node):
         """
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
-        from .tensor import Tensor
-
         graph = state.grad_enabled
         values: list[Any] = [None] * (self.arity + 1)
         for slot, tensor, data, box, version, had_history in self._saved or ():
@@ -209,3 +215,8 @@ class AccumulateGrad(Node):
             node = AccumulateGrad(tensor)
             tensor._acc = weakref.ref(node)
         return node
+
+
+# Last, because tensor.py imports Node and AccumulateGrad from here; importing Tensor once at
+# module level keeps the import machinery off ``apply`` and ``saved``, the hot paths.
+from .tensor import Tensor  # noqa: E402

@@ -230,9 +230,7 @@ class Tensor(TensorOps):
         inputs: Any = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph; edits through either side are seen by both."""
@@ -370,3 +368,7 @@ class _RetainGrad:
             tensor._grad = Tensor(grad._data.copy()) if grad.grad_fn is None else grad.clone()
         else:
             tensor._grad = tensor._grad + grad  # a new tensor each time, unlike a leaf's .grad
+
+
+# Last: autograd.py imports this module. Bound once here, not imported inside ``backward``.
+from . import autograd  # noqa: E402

@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 
-def _tensor_type() -> Any:
-    from .tensor import Tensor
-
-    return Tensor
-
-
 def _tier(t: Any) -> int:
     return 1 if t._data.ndim == 0 else 0
 
@@ -34,9 +28,10 @@ def _tier(t: Any) -> int:
 def _operands(a: Any, b: Any) -> tuple[Any, Any, np.dtype | None]:
     """``b`` as a tensor, and the dtype torch gives the result when numpy might differ.
 
-    (``Any``: the operators pass ``self``, which mypy sees as the ``TensorOps`` mixin.)
+    (``Any``: the operators pass ``self``, which mypy sees as the ``TensorOps`` mixin; its
+    class is ``Tensor``, which this module cannot import at load time.)
     """
-    Tensor = _tensor_type()
+    Tensor = a.__class__
     if isinstance(b, Tensor):
         if a._data.dtype == b._data.dtype:
             return a, b, None
@@ -130,7 +125,7 @@ class TensorOps:
         return _floating(self).reciprocal() * other  # torch records Mul after Reciprocal
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, _tensor_type()):
+        if isinstance(exponent, self.__class__):
             return _binary(ar.PowTensor, self, exponent)
         if self._data.dtype.kind != "f" and isinstance(exponent, float):
             return _floating(self) ** exponent

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ..function import Function
-from ._math import expand, keepdim_shape, normalize_dims
+from ._math import expand, is_array, keepdim_shape, normalize_dims
 
 
 class Sum(Function):
@@ -21,9 +22,7 @@ class Sum(Function):
         return out if a.dtype.kind == "f" else out.astype(np.int64)
 
     def backward(self, g: Any) -> Any:
-        if not self.keepdim:
-            g = g.reshape(keepdim_shape(self.shape, self.dims))
-        return expand(g, self.shape)
+        return _spread(g, self.shape, self.dims, self.keepdim)
 
 
 class SumDim(Sum):
@@ -37,17 +36,33 @@ class Mean(Function):
 
     def forward(self, a: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        self.count = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
-        return a.mean(axis=dims, keepdims=keepdim, dtype=a.dtype)
+        self.count = a.size if len(dims) == a.ndim else math.prod([a.shape[d] for d in dims])
+        # what ndarray.mean does, without its Python overhead on small arrays
+        total = np.add.reduce(a, axis=dims, keepdims=keepdim)  # type: ignore[call-overload]
+        if self.count == 0:  # torch's mean of nothing is nan, without numpy's warning
+            return np.full_like(total, np.nan)
+        if total.__class__ is np.ndarray:
+            return np.true_divide(total, self.count, out=total)
+        return total.dtype.type(total / self.count)
 
     def backward(self, g: Any) -> Any:
-        if not self.keepdim:
-            g = g.reshape(keepdim_shape(self.shape, self.dims))
-        return expand(g / self.count, self.shape)
+        return _spread(g / self.count, self.shape, self.dims, self.keepdim)
 
 
 class MeanDim(Mean):
     node_name = "MeanBackward1"
+
+
+def _spread(g: Any, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool) -> Any:
+    """A reduction's gradient, broadcast back over the dimensions it reduced."""
+    if is_array(g) and g.size == 1:  # the same gradient everywhere (a full reduction)
+        # a read-only stride-0 view of the one value: what np.broadcast_to makes, in a
+        # tenth of its time on this hot path
+        value = g.reshape(())[()]
+        return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
+    if not keepdim:
+        g = g.reshape(keepdim_shape(shape, dims))
+    return expand(g, shape)
 
 
 def reduce(op: str, a: Any, dim: Any, keepdim: bool) -> Any:
