@@ -42,7 +42,7 @@ def run(
     buffers: dict[Node, Any] = {}
     owned: set[Node] = set()
     for root, grad in zip(roots, grads):
-        _add_to(buffers, owned, root, grad, False)
+        buffers[root] = grad if root not in buffers else buffers[root] + grad
     # Ties (leaves, which all run first) go in the order they became ready, as in torch's
     # queue for two of them; its order for more depends on its heap's layout.
     order = itertools.count()
@@ -75,33 +75,41 @@ def run(
                     if grad is not None:
                         _accumulate(node.variable, grad, mine)
                     continue
-                edges = node._next
-                outputs: Any = None
-                if grad is not None:
-                    assert isinstance(node, Function)
-                    outputs = node.backward(grad)
-                    if node.arity == 1:
+                fn: Function = node  # type: ignore[assignment]  # all other nodes are
+                edges = fn._next
+                shared = False  # whether one array goes down two edges (Add's g, g)
+                if grad is None:
+                    outputs: Any = (None,) * len(edges)
+                else:
+                    outputs = fn.backward(grad)
+                    if len(edges) == 1:
                         outputs = (outputs,)
-                    elif outputs[0] is outputs[1]:
-                        mine = False  # one array down two edges (Add's): neither owns it
+                    elif len(edges) == 2:
+                        shared = outputs[0] is outputs[1] and None not in edges
+                    else:
+                        shared = _shared(outputs, edges)
                     if not retain_graph:
-                        node.release()
+                        fn.release()
                 for i, child in enumerate(edges):
                     if child is None:
                         continue
-                    g = outputs[i] if outputs is not None else None
+                    g = outputs[i]
                     if g is not None:
-                        shape, dtype = node._meta[i]  # type: ignore[attr-defined]
+                        shape, dtype = fn._meta[i]
                         if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
-                            # a new array owns its memory; a view does not; the gradient
-                            # the node was given is ours only if it was before
-                            fresh = mine if g is grad else g.flags.owndata
+                            # a new array owns its memory, a view does not; the gradient
+                            # the node was given is the engine's only if it was before
+                            fresh = not shared and (mine if g is grad else g.flags.owndata)
                         else:
                             fitted = _fit(g, shape, dtype, node, i)
                             fresh, g = fitted is not g, fitted
-                        if fresh and len(edges) > 1 and _sent_twice(g, outputs, edges):
-                            fresh = False
-                        _add_to(buffers, owned, child, g, fresh)
+                        previous_g = buffers.get(child)
+                        if previous_g is None:
+                            buffers[child] = g
+                            if fresh and g.__class__ is np.ndarray:
+                                owned.add(child)
+                        else:
+                            _add_into(buffers, owned, child, previous_g, g, fresh)
                     remaining = dependencies[child] - 1
                     dependencies[child] = remaining
                     if remaining == 0:
@@ -129,21 +137,20 @@ def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
     return dependencies
 
 
-def _sent_twice(g: Any, outputs: Sequence[Any], edges: Sequence[Node | None]) -> bool:
-    """Whether the array ``g`` goes down more than one of a node's edges."""
-    return sum(1 for o, child in zip(outputs, edges) if o is g and child is not None) > 1
+def _shared(outputs: Sequence[Any], edges: Sequence[Node | None]) -> bool:
+    """Whether one array goes down two of a node's edges: then it must stay as it is until
+    both have taken it, even when both lead to the same node."""
+    sent = [id(g) for g, child in zip(outputs, edges) if g is not None and child is not None]
+    return len(set(sent)) < len(sent)
 
 
-def _add_to(buffers: dict[Node, Any], owned: set[Node], node: Node, g: Any, fresh: bool) -> None:
-    """Add ``g`` into ``node``'s buffer: in place into an array the engine owns, else into a
-    new array, which the engine then owns. ``fresh``: nothing else can see ``g``."""
-    previous = buffers.get(node)
-    if previous is None:
-        buffers[node] = g
-        if fresh and g.__class__ is np.ndarray:
-            owned.add(node)
-    elif g.__class__ is not np.ndarray or previous.__class__ is not np.ndarray:
-        buffers[node] = previous + g  # tensors (create_graph): the sum is recorded
+def _add_into(
+    buffers: dict[Node, Any], owned: set[Node], node: Node, previous: Any, g: Any, fresh: bool
+) -> None:
+    """Add ``g`` to ``node``'s gradient so far: in place into an array the engine owns, else
+    into a new array, which the engine then owns. ``fresh``: nothing else can see ``g``."""
+    if g.__class__ is not np.ndarray or previous.__class__ is not np.ndarray:
+        buffers[node] = previous + g  # tensors (create_graph): the sum itself is recorded
         owned.discard(node)
     elif node in owned and _fits_into(previous, g):
         np.add(previous, g, out=previous)

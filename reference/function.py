@@ -75,31 +75,40 @@ class Function(Node):
         """Run ``forward`` on the first ``arity`` args (tensors) and the rest (parameters)."""
         node = cls()
         arity = cls.arity
-        inputs = args[:arity]
-        if arity == 1:  # the common arities spelled out: this is every op's hot path
-            out = node.forward(args[0]._data, *args[1:])
-        elif arity == 2:
-            out = node.forward(args[0]._data, args[1]._data, *args[2:])
+        # the usual arities spelled out, and no *-call without parameters: the hot path
+        if arity == 2:
+            a, b = args[0], args[1]
+            if len(args) == 2:
+                out = node.forward(a._data, b._data)
+            else:
+                out = node.forward(a._data, b._data, *args[2:])
+            tracked = a._rg or b._rg
+        elif arity == 1:
+            a = args[0]
+            out = node.forward(a._data) if len(args) == 1 else node.forward(a._data, *args[1:])
+            tracked = a._rg
         else:
-            out = node.forward(*[t._data for t in inputs], *args[arity:])
+            out = node.forward(*[t._data for t in args[:arity]], *args[arity:])
+            tracked = any(t._rg for t in args[:arity])
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
         # inference mode records nothing, even under enable_grad
-        if state.grad_enabled and not state.inference:
-            for t in inputs:
-                if t._rg:
-                    node._record(inputs, result)
-                    break
+        if tracked and state.grad_enabled and not state.inference:
+            node._record(args[:arity], result)
         return result
 
     def _record(self, inputs: tuple[Tensor, ...], result: Tensor) -> None:
         """Put this node in the graph: edges, the inputs' shapes and dtypes, saved tensors."""
-        self._next = tuple([t._node() for t in inputs])
-        # an input that requires grad may still have no edge (a view made under no_grad):
-        # as in torch, a gradient (and what it needs saved) is computed only along an edge
-        self.needs_input_grad = tuple([n is not None for n in self._next])
-        self._meta = tuple([(t._data.shape, t._data.dtype) for t in inputs])
+        edges, needs, meta = [], [], []
+        for t in inputs:
+            edge = t._node()
+            edges.append(edge)
+            # an input that requires grad may still have no edge (a view made under no_grad):
+            # as in torch, a gradient (and what it needs saved) is computed only along an edge
+            needs.append(edge is not None)
+            meta.append((t._data.shape, t._data.dtype))
+        self._next, self.needs_input_grad, self._meta = tuple(edges), tuple(needs), tuple(meta)
         self._seq = next(_sequence)
         self._hooks = None
         self._released = False

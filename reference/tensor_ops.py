@@ -32,6 +32,8 @@ def _operands(a: Any, b: Any) -> tuple[Any, Any, np.dtype | None]:
     class is ``Tensor``, which this module cannot import at load time.)
     """
     Tensor = a.__class__
+    if (b.__class__ is float or b.__class__ is int) and a._data.dtype.kind == "f":
+        return a, Tensor(np.array(b, a._data.dtype)), None  # the common case, first
     if isinstance(b, Tensor):
         if a._data.dtype == b._data.dtype:
             return a, b, None

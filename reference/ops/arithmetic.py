@@ -59,7 +59,10 @@ class Mul(Function):
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b, _ = self.saved()
         need_a, need_b = self.needs_input_grad
-        return (g * b if need_a else None), (g * a if need_b else None)
+        grad_a = g * b if need_a else None
+        if need_b and need_a and a is b:  # x * x: the same product twice, computed once
+            return grad_a, grad_a
+        return grad_a, (g * a if need_b else None)
 
 
 class Div(Function):
