@@ -49,10 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    scenarios = _scenarios(args)
+    every = _scenarios(args, filtered=False)
+    scenarios = _scenarios(args, loaded=every)
     backends = _backends(args)
     runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
-    every_id = [scenario.id for scenario in _scenarios(args, filtered=False)]
+    every_id = [scenario.id for scenario in every]
     plan = cli_reports.plan_run(args, scenarios, every_id, backends, runner.baseline)
     scenarios = plan.scenarios
     names = [backend.name for backend in backends]
@@ -133,11 +134,17 @@ def backends_command(args: argparse.Namespace) -> int:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _scenarios(args: argparse.Namespace, filtered: bool = True) -> list[Scenario]:
-    patterns = args.spec or [DEFAULT_SPECS]
-    if not args.spec and not Path(DEFAULT_SPECS).is_dir():
-        raise UsageError(f"no {DEFAULT_SPECS}/ folder here; pass --spec PATH_OR_GLOB")
-    scenarios = load_specs(find_spec_files(patterns))
+def _scenarios(
+    args: argparse.Namespace, filtered: bool = True, loaded: list[Scenario] | None = None
+) -> list[Scenario]:
+    """The scenarios the arguments choose; ``loaded``: the specs, if already read."""
+    if loaded is not None:
+        scenarios = loaded
+    else:
+        patterns = args.spec or [DEFAULT_SPECS]
+        if not args.spec and not Path(DEFAULT_SPECS).is_dir():
+            raise UsageError(f"no {DEFAULT_SPECS}/ folder here; pass --spec PATH_OR_GLOB")
+        scenarios = load_specs(find_spec_files(patterns))
     if filtered:
         scenarios = select(scenarios, args.keyword, args.tag or ())
     if not scenarios:

@@ -39,6 +39,8 @@ from conformance.spec.model import (
 from conformance.values import DTypeValue, observe, show
 
 _HARNESS = str(Path(__file__).parent)
+_DRAWN: dict[tuple[Any, ...], np.ndarray] = {}  # see Interpreter._draw
+_DRAWN_MAX = 256
 _TRACE_FRAMES = 4  # the innermost backend frames: enough to find the bug, short enough to read
 
 
@@ -77,7 +79,9 @@ class Interpreter:
         self.baseline = baseline
         self.baseline_name = baseline_name
         self.env: dict[str, Any] = {}
-        self.rng = np.random.default_rng(scenario.seed)
+        self.rng: np.random.Generator | None = None  # made on a first draw _DRAWN lacks
+        self.draws: list[tuple[str, tuple[int, ...], str]] = []  # randn/rand so far
+        self.drawn = 0  # how many of them `rng` has made (the rest came from _DRAWN)
         self.outcome = Outcome()
         self.path = scenario.where.path
         self.line = scenario.where.line
@@ -340,9 +344,34 @@ class Interpreter:
             shape = list(shape[0])
         if not all(isinstance(dim, int) and not isinstance(dim, bool) for dim in shape):
             raise ScenarioError(f"{expr.kind}() expects integer sizes, got {shape}")
-        draw = self.rng.standard_normal if expr.kind == "randn" else self.rng.random
-        data = np.asarray(draw(shape), dtype=expr.dtype)
+        data = self._draw((expr.kind, tuple(shape), expr.dtype))
         return self.backend.tensor(data, expr.dtype, bool(self.eval(expr.requires_grad)))
+
+    def _draw(self, request: tuple[str, tuple[int, ...], str]) -> np.ndarray:
+        """The next array from the scenario's seeded generator: (kind, shape, dtype).
+
+        Every run of a scenario draws the same arrays, so each is drawn once per process and
+        copied after (a bench-sized randn costs more than the autograd work being timed). The
+        key is the seed and every draw so far, which is the generator's state.
+        """
+        self.draws.append(request)
+        key = (self.scenario.seed, tuple(self.draws))
+        cached = _DRAWN.get(key)
+        if cached is not None:
+            return cached.copy()
+        if self.rng is None:  # seeding costs more than many a scenario's whole run
+            self.rng = np.random.default_rng(self.scenario.seed)
+        while True:  # catch up on any earlier draws the cache answered, then draw this one
+            kind, shape, dtype = self.draws[self.drawn]
+            sample = self.rng.standard_normal if kind == "randn" else self.rng.random
+            data = np.asarray(sample(shape), dtype=dtype)
+            self.drawn += 1
+            if self.drawn == len(self.draws):
+                break
+        if len(_DRAWN) >= _DRAWN_MAX:
+            del _DRAWN[next(iter(_DRAWN))]  # the oldest: fuzzing draws without end
+        _DRAWN[key] = data
+        return data.copy()
 
     def _hook(self, expr: L.Hook) -> Callable[[Any], Any]:
         backend = self.backend
