@@ -206,3 +206,26 @@ def test_metadata_checks_name_the_attribute(write_spec) -> None:
     assert (
         "expected: 'MulBackward0' (str)\n    got:      'SumBackward0' (str)" in messages(outcome)[4]
     )
+
+
+def test_random_draws_are_the_seeded_generators_whatever_the_cache_holds(write_spec) -> None:
+    """Draws are remembered across runs; a run that meets a new draw after remembered ones
+    still gets what a fresh generator gives, and every run gets its own copy."""
+    import numpy as np
+
+    from conformance import interpreter
+
+    scenario = load_spec(write_spec("  - a = randn(3)\n  - b = rand(2, 2)\n  - c = randn(4)\n"))
+    backend = resolve_backend("reference")
+    rng = np.random.default_rng(scenario.seed)
+    fresh = [rng.standard_normal(3), rng.random((2, 2)), rng.standard_normal(4)]
+    interpreter._DRAWN.clear()
+    first = Interpreter(scenario, backend)
+    first.run()
+    del interpreter._DRAWN[next(k for k in interpreter._DRAWN if len(k[1]) == 3)]
+    again = Interpreter(scenario, backend)
+    again.run()
+    for run in (first, again):
+        for name, expected in zip("abc", fresh):
+            np.testing.assert_array_equal(run.env[name]._data, expected.astype(np.float32))
+    assert first.env["a"]._data is not again.env["a"]._data
