@@ -1,0 +1,1 @@
+"""Benchmarks: the engine against torch and numpy, the harness, and the gate (tox -e bench)."""

@@ -1,0 +1,388 @@
+"""Turn a pytest-benchmark JSON from `tox -e bench` into reports/bench.md and reports/bench.svg.
+
+    python benchmarks/report.py --json reports/bench.json --out reports/bench.md
+
+The ratio table compares medians measured side by side in the one run the JSON records. When
+the chain on 2x2 misses its target, the report adds where its time goes: a split into
+forward, backward and the numpy calls the engine cannot avoid, and a cProfile of a step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import platform
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One issue-6 target: ``value`` must be at most ``limit``."""
+
+    name: str
+    value: float
+    limit: float
+    unit: str  # "x" for a ratio, "s" for seconds
+
+    @property
+    def met(self) -> bool:
+        return self.value <= self.limit
+
+    def shown(self, value: float) -> str:
+        return f"{value:.2f}×" if self.unit == "x" else f"{value:.2f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.md")
+    parser.add_argument("--no-profile", action="store_true", help="skip the 2x2 profile")
+    args = parser.parse_args(argv)
+    run = json.loads(args.json.read_text(encoding="utf-8"))
+    results = {b["name"]: b for b in run["benchmarks"]}
+    targets = _targets(results)
+    chart = args.out.with_suffix(".svg")
+    chart.write_text(_svg(targets), encoding="utf-8")
+    profile = None
+    missed = [t for t in targets if not t.met and t.name.startswith("chain 2×2")]
+    if missed and not args.no_profile:
+        profile = _profile_chain_2x2()
+    args.out.write_text(_markdown(run, results, targets, chart.name, profile), encoding="utf-8")
+    print(f"wrote {args.out} and {chart}")
+    return 0
+
+
+# --- reading the run -------------------------------------------------------------------------
+
+
+def _median(results: dict[str, Any], name: str) -> float:
+    return float(results[name]["stats"]["median"])
+
+
+def _side(results: dict[str, Any], workload: str) -> dict[str, Any]:
+    return dict(results[f"test_side_by_side[{workload}]"]["extra_info"])
+
+
+def _ratio(results: dict[str, Any], workload: str, other: str) -> float:
+    return float(_side(results, workload)["ratios"][f"reference/{other}"]["median"])
+
+
+def _targets(results: dict[str, Any]) -> list[Target]:
+    memory = {
+        lib: results[f"test_speed[chain_1000x1000-{lib}]"]["extra_info"]["peak_bytes"]
+        for lib in ("numpy", "reference")
+    }
+    full = _median(results, "test_process[full_run]")
+    return [
+        Target("chain 2×2: reference / torch", _ratio(results, "chain_2x2", "torch"), 0.5, "x"),
+        Target(
+            "chain 1000×1000: reference / numpy",
+            _ratio(results, "chain_1000x1000", "numpy"),
+            1.3,
+            "x",
+        ),
+        Target("MLP: reference / numpy", _ratio(results, "mlp", "numpy"), 1.1, "x"),
+        Target(
+            "memory, chain 1000×1000: reference / numpy peak",
+            memory["reference"] / memory["numpy"],
+            1.5,
+            "x",
+        ),
+        Target(
+            "full run beyond importing torch",
+            full - _median(results, "test_process[import_torch]"),
+            1.0,
+            "s",
+        ),
+        Target(
+            "full run beyond importing torch + sympy",
+            full - _median(results, "test_process[import_torch_lazy]"),
+            1.0,
+            "s",
+        ),
+    ]
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def _markdown(
+    run: dict[str, Any],
+    results: dict[str, Any],
+    targets: list[Target],
+    chart: str,
+    profile: str | None,
+) -> str:
+    machine = run.get("machine_info", {})
+    commit = run.get("commit_info", {})
+    cpu = machine.get("cpu", {}).get("brand_raw", platform.processor() or "unknown CPU")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`tox -e bench`, {run.get('datetime', '')[:16].replace('T', ' ')} UTC, commit "
+        f"{str(commit.get('id', '?'))[:10]}{' (dirty)' if commit.get('dirty') else ''}; "
+        f"{cpu}, {machine.get('cpu', {}).get('count', '?')} cores, Python "
+        f"{machine.get('python_version', '?')}, one thread (OMP, MKL and OpenBLAS threads = 1, "
+        "`torch.set_num_threads(1)`). Engine ratios are measured side by side: the libraries "
+        "take turns within each round, and a ratio is the median of the rounds' ratios. "
+        "Absolute times drift between runs on a shared machine; ratios are what count.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | limit | |",
+        "| --- | --- | --- | --- |",
+    ]
+    for t in targets:
+        verdict = "met" if t.met else "**missed**"
+        lines.append(f"| {t.name} | {t.shown(t.value)} | ≤ {t.shown(t.limit)} | {verdict} |")
+    lines += ["", f"![ratios against their targets]({chart})", ""]
+    lines += _engine_table(results)
+    lines += _memory_table(results)
+    lines += _harness_table(results)
+    if profile is not None:
+        lines += ["## Why chain 2×2 misses its target", "", profile, ""]
+    lines += [
+        "## Reproduce",
+        "",
+        "```sh",
+        "tox -e bench                       # runs the suite, then writes this report",
+        "tox -e bench -- --benchmark-compare  # also compares with the last saved run",
+        "```",
+        "",
+        "Each run is saved as pytest-benchmark JSON under `.benchmarks/` (and the latest in "
+        "`reports/bench.json`), so any two can be compared with `--benchmark-compare=NNNN` or "
+        "`pytest-benchmark compare`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _engine_table(results: dict[str, Any]) -> list[str]:
+    from benchmarks.workloads import DESCRIPTIONS, WORKLOADS
+
+    lines = [
+        "## Engine: one forward and backward",
+        "",
+        "Side by side: per round, a few steps of each library in a rotating order. Times "
+        "are medians of a step; a ratio is the median of the per-round ratios, with its "
+        "quartiles.",
+        "",
+        "| workload | numpy by hand | torch eager | reference | reference / torch "
+        "| reference / numpy |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for workload in WORKLOADS:
+        side = _side(results, workload)
+        times = [_time(side["median_s"][lib]) for lib in ("numpy", "torch", "reference")]
+        ratios = [_spread(side["ratios"][f"reference/{lib}"]) for lib in ("torch", "numpy")]
+        lines.append(f"| {workload} | {' | '.join(times)} | {' | '.join(ratios)} |")
+    lines += [""] + [f"- {w}: {DESCRIPTIONS[w]}" for w in WORKLOADS] + [""]
+    return lines
+
+
+def _spread(ratio: dict[str, float]) -> str:
+    return f"{ratio['median']:.2f}× ({ratio['q1']:.2f}–{ratio['q3']:.2f})"
+
+
+def _memory_table(results: dict[str, Any]) -> list[str]:
+    info = {
+        lib: results[f"test_speed[chain_1000x1000-{lib}]"]["extra_info"]
+        for lib in ("numpy", "reference")
+    }
+    lines = [
+        "## Memory: chain 1000×1000",
+        "",
+        "tracemalloc, over one step (the input excluded): the peak, and what is still "
+        "allocated once the step's result is dropped. Reference keeps only `x.grad`: the saved "
+        "tensors are freed by backward, as torch frees them.",
+        "",
+        "| | peak | kept after the step | gradients held |",
+        "| --- | --- | --- | --- |",
+    ]
+    for lib, values in info.items():
+        lines.append(
+            f"| {lib} | {_mib(values['peak_bytes'])} | {_mib(values['kept_bytes'])} "
+            f"| {_mib(values['grad_bytes'])} |"
+        )
+    return [*lines, ""]
+
+
+def _harness_table(results: dict[str, Any]) -> list[str]:
+    null = results["test_harness_null_backend"]
+    extra = null["extra_info"]
+    total = float(null["stats"]["median"])
+    load = _median(results, "test_spec_loading")
+    full = _median(results, "test_process[full_run]")
+    plain = _median(results, "test_process[import_torch]")
+    lazy = _median(results, "test_process[import_torch_lazy]")
+    return [
+        "## Harness",
+        "",
+        f"On the null backend (`benchmarks/null_backend.py`: every operation returns at once) "
+        f"the runner takes {_time(total)} for all {extra['scenarios']} scenarios with the "
+        f"default timing ({extra['runs']} runs: each scenario's checking run, a warm-up and "
+        "the timed re-runs): that is the harness's own cost.",
+        "",
+        "| measure | median |",
+        "| --- | --- |",
+        f"| harness per scenario (all its runs) | {_time(total / extra['scenarios'])} |",
+        f"| harness per run | {_time(total / extra['runs'])} |",
+        f"| harness inside a run's timed region | {_time(extra['timed_region_median_s'])} |",
+        f"| loading every spec | {_time(load)} |",
+        f"| `conformance run`, reference and torch-cpu, every spec (process) | {_time(full)} |",
+        f"| a process that imports torch | {_time(plain)} |",
+        f"| ... and sympy, which torch loads on first use (autograd) | {_time(lazy)} |",
+        "",
+    ]
+
+
+def _time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def _mib(count: float) -> str:
+    return f"{count / 2**20:.2f} MiB"
+
+
+# --- the chart -------------------------------------------------------------------------------
+
+
+def _svg(targets: list[Target]) -> str:
+    """One bar per target, as a fraction of its limit: the line at 1 is the limit."""
+    width, left, bar, gap, top = 760, 330, 22, 14, 30
+    scale = 360 / 2.0  # pixels per unit of value/limit; bars are clipped at 2x the limit
+    height = top + len(targets) * (bar + gap) + 30
+    limit_x = left + scale
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<text x="{left}" y="18" font-weight="bold">measured / limit (the line is the '
+        "limit; shorter is better)</text>",
+    ]
+    for i, t in enumerate(targets):
+        y = top + i * (bar + gap)
+        fraction = t.value / t.limit
+        length = min(fraction, 2.0) * scale
+        colour = "#3a7d44" if t.met else "#b23a3a"
+        parts += [
+            f'<text x="{left - 8}" y="{y + bar * 0.7}" text-anchor="end">{_escape(t.name)}</text>',
+            f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="{colour}"/>',
+            f'<text x="{left + length + 6:.1f}" y="{y + bar * 0.7}">{t.shown(t.value)} '
+            f"(limit {t.shown(t.limit)})</text>",
+        ]
+    parts += [
+        f'<line x1="{limit_x}" y1="{top - 6}" x2="{limit_x}" y2="{height - 24}" '
+        'stroke="#222" stroke-dasharray="4 3"/>',
+        "</svg>",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- the profile -----------------------------------------------------------------------------
+
+
+def _profile_chain_2x2() -> str:
+    """Where a reference 2x2 step spends its time: forward, backward, and the numpy calls
+    that any numpy engine makes, then a cProfile of many steps (tottime, top functions)."""
+    import numpy as np
+
+    import reference
+
+    x = reference.tensor(np.ones((2, 2), np.float32), requires_grad=True)
+
+    def forward() -> Any:
+        y = x + 2
+        return (y * y + 2).mean()
+
+    def step() -> None:
+        x.grad = None
+        forward().backward()
+
+    a = np.ones((2, 2), np.float32)
+    two = np.array(2, np.float32)
+    one = np.float32(0.25)
+
+    def numpy_calls() -> None:
+        # what the engine asks of numpy: three elementwise ops, a sum and a division, the
+        # root gradient, a stride-0 view, two products, and their sum
+        y = a + two
+        s = y * y + two
+        np.add.reduce(s, axis=(0, 1)) / 4
+        np.ones(())
+        g = np.ndarray((2, 2), np.float32, one, 0, (0, 0))
+        g * y + g * y
+
+    step_s = _best(step)
+    forward_s = _best(forward)
+    numpy_s = _best(numpy_calls)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(20000):
+        step()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime")
+    table = _profile_rows(stats, 14)
+    return "\n".join(
+        [
+            f"A step takes {_time(step_s)}: forward (four ops) {_time(forward_s)}, backward "
+            f"(five nodes) {_time(step_s - forward_s)}. Of it, {_time(numpy_s)} is numpy "
+            "work the engine cannot avoid (measured alone); the rest is Python: building "
+            "each node (its edges, the inputs' shapes and dtypes, what it saves, the result "
+            "tensor), then the engine's walk (dependency counts, a ready queue, un-broadcast "
+            "and dtype checks, accumulation, hooks, freeing saved tensors) and the checks "
+            "torch's semantics need (version counters, inference mode, grad mode).",
+            "",
+            "No one function dominates: the cost is spread over the thirty-odd Python calls a "
+            "step makes, each well under a microsecond, as this profile of 20,000 steps "
+            "shows (cProfile inflates call overhead, so read shares, not times):",
+            "",
+            table,
+        ]
+    )
+
+
+def _best(fn: Callable[[], Any], number: int = 2000, repeat: int = 15) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def _profile_rows(stats: pstats.Stats, count: int) -> str:
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(tottime for (_, _, tottime, _, _) in entries.values())
+    rows = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:count]
+    lines = ["| function | calls | own time share |", "| --- | --- | --- |"]
+    for (path, line, name), (_, calls, tottime, _, _) in rows:
+        where = f"{Path(path).name}:{line}" if line else path
+        lines.append(f"| `{name}` ({where}) | {calls} | {tottime / total:.0%} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""What the harness costs: every spec on a backend that does nothing, and a full
+`conformance run` on reference and torch-cpu as a user starts it.
+
+Benchmarks, not timed tests (see test_engine_speed.py). On the null backend a scenario's
+whole cost is the harness's: loading is apart, then its checking run, warm-up and timed
+re-runs under the default timing options. A full run is timed as a process and compared
+with a process that only imports torch; torch also imports sympy the first time a backward
+is given a gradient tensor, so the report names both baselines.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.null_backend import NullBackend
+from conformance.runner import Runner, TimingOptions
+from conformance.spec import find_spec_files, load_specs
+
+pytest.importorskip("pytest_benchmark")
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+PROCESS_ROUNDS = 5
+IMPORTS = {
+    "import_torch": "import torch",
+    # what torch loads on first use: autograd's _make_grads imports symbolic_shapes (sympy)
+    "import_torch_lazy": "import torch, torch.fx.experimental.symbolic_shapes",
+}
+
+
+def test_harness_null_backend(benchmark: Any) -> None:
+    """Every spec through the runner with default timing, on a backend that computes
+    nothing: the harness's own cost per scenario."""
+    scenarios = load_specs(find_spec_files([str(SPECS)]))
+    backend = NullBackend()
+    timing = TimingOptions()
+
+    def run_all() -> list[Any]:
+        return Runner(None, timing).run_all(scenarios, [backend])
+
+    benchmark.group = "harness"
+    results = benchmark.pedantic(run_all, rounds=5, warmup_rounds=1)
+    timed = [sample for result in results if result.timing for sample in result.timing.samples]
+    runs = sum(1 + timing.warmup + timing.rounds(scenario) for scenario in scenarios)
+    benchmark.extra_info.update(
+        scenarios=len(scenarios),
+        runs=runs,
+        completed=sum(result.error is None for result in results),
+        # what the harness itself adds inside the timed region of one run
+        timed_region_median_s=statistics.median(timed),
+    )
+
+
+def test_spec_loading(benchmark: Any) -> None:
+    """Reading, validating and compiling every spec."""
+    files = find_spec_files([str(SPECS)])
+    benchmark.group = "harness"
+    benchmark.extra_info["scenarios"] = len(files)
+    benchmark.pedantic(load_specs, args=(files,), rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("name", ["full_run", *IMPORTS])
+def test_process(benchmark: Any, name: str, tmp_path: Any) -> None:
+    """A process, start to exit: `conformance run` on every spec, reference and torch-cpu,
+    default options; or one that only imports torch, the baseline it is compared with."""
+    if name == "full_run":
+        reports = tmp_path / "reports"
+        command = [sys.executable, "-m", "conformance", "run", "--backend", "reference"]
+        command += ["--backend", "torch-cpu", "--report-dir", str(reports)]
+    else:
+        command = [sys.executable, "-c", IMPORTS[name]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+
+    def run() -> int:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)
+        return done.returncode
+
+    benchmark.group = "process"
+    benchmark.extra_info["command"] = " ".join(command[1:])
+    status = benchmark.pedantic(run, rounds=PROCESS_ROUNDS, warmup_rounds=1)
+    assert status in (0, 1), f"{name} failed to run (exit {status})"
