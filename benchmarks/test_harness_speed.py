@@ -58,6 +58,24 @@ def test_harness_null_backend(benchmark: Any) -> None:
     )
 
 
+def test_harness_real_backends(benchmark: Any) -> None:
+    """Every spec through the runner with default timing on reference and torch-cpu, as
+    `conformance run` does after loading (torch's first-use imports done in warm-up): with
+    the null backend's figure, it splits a run into the harness and the backends' work."""
+    from conformance.backends import resolve_backend
+
+    scenarios = load_specs(find_spec_files([str(SPECS)]))
+    backends = [resolve_backend("reference"), resolve_backend("torch-cpu")]
+    timing = TimingOptions()
+
+    def run_all() -> list[Any]:
+        return Runner(backends[1], timing).run_all(scenarios, backends)
+
+    benchmark.group = "harness"
+    benchmark.extra_info["scenarios"] = len(scenarios)
+    benchmark.pedantic(run_all, rounds=3, warmup_rounds=1)
+
+
 def test_spec_loading(benchmark: Any) -> None:
     """Reading, validating and compiling every spec."""
     files = find_spec_files([str(SPECS)])
