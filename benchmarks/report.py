@@ -159,9 +159,9 @@ def _markdown(
         "tox -e bench -- --benchmark-compare  # also compares with the last saved run",
         "```",
         "",
-        "Each run is saved as pytest-benchmark JSON under `.benchmarks/` (and the latest in "
-        "`reports/bench.json`), so any two can be compared with `--benchmark-compare=NNNN` or "
-        "`pytest-benchmark compare`.",
+        "Each run is saved as pytest-benchmark JSON under `.benchmarks/` (the latest also in "
+        "`reports/bench.json`, which this report is made from), so any two can be compared "
+        "with `--benchmark-compare=NNNN` or `pytest-benchmark compare`.",
         "",
     ]
     return "\n".join(lines)
