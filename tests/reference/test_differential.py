@@ -691,7 +691,8 @@ class Builder:
         self.emit(expr, self.view_of(a, shape), [a])
 
     def index(self) -> None:
-        a = self.pick(lambda m: len(m.shape) > 0)
+        # a dimension of size 0 has no index to draw
+        a = self.pick(lambda m: len(m.shape) > 0 and 0 not in m.shape)
         count = self.draw(st.integers(1, len(a.shape)))
         keys = []
         for size in a.shape[:count]:
