@@ -18,7 +18,6 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-
 @pytest.fixture(autouse=True)
 def _no_grad_mode_leak() -> Iterator[None]:
     """Fail any test that leaves grad mode or inference mode changed (in reference or torch)."""
