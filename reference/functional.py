@@ -85,12 +85,22 @@ def zeros(*size: Any, dtype: DType | None = None, requires_grad: bool = False) -
     return _filled(np.zeros, _sizes(size), dtype, requires_grad)
 
 
+def _like(value: int, t: Tensor) -> Any:
+    """A filler that keeps ``t``'s memory layout, as torch's ``*_like`` does for a dense
+    tensor (a transposed one stays transposed, so a later ``view`` behaves the same)."""
+
+    def fill(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return np.full_like(t._data, value, dtype=dtype)
+
+    return fill
+
+
 def ones_like(t: Tensor, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
-    return _filled(np.ones, t._data.shape, dtype or t.dtype, requires_grad)
+    return _filled(_like(1, t), t._data.shape, dtype or t.dtype, requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
-    return _filled(np.zeros, t._data.shape, dtype or t.dtype, requires_grad)
+    return _filled(_like(0, t), t._data.shape, dtype or t.dtype, requires_grad)
 
 
 def randn(*size: Any, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
