@@ -64,8 +64,12 @@ class Verdict:
         timing baseline a ratio is relative to."""
         level = round(100 * (2 * self.confidence - 1))
         relative = f" relative to {against}" if against and self.what == "ratio" else ""
+        # "0.50x faster" reads as a slowdown; a speed-up is said as its own factor
+        factor, direction = (
+            (self.change, "slower") if self.change >= 1 else (1 / self.change, "faster")
+        )
         return (
-            f"{self.change:.2f}x {'slower' if self.change >= 1 else 'faster'}{relative} "
+            f"{factor:.2f}x {direction}{relative} "
             f"({self.what} {_number(self.before)} -> {_number(self.after)}; "
             f"{level}% interval {self.lower:.2f}x-{self.upper:.2f}x); "
             f"P(slowdown > {self.threshold:g}x) = {self.probability:.0%} "

@@ -64,6 +64,13 @@ def test_a_doubled_ratio_is_a_confident_regression() -> None:
     assert text.endswith("[check ratio:50%]")
 
 
+def test_a_halved_ratio_is_said_as_a_speedup_factor() -> None:
+    verdict = parse_check("ratio:50%").evaluate("s/b", run(2.0, seed=1), run(1.0, seed=2))
+    assert verdict is not None and not verdict.regressed
+    assert verdict.change == pytest.approx(0.5, rel=0.15)
+    assert verdict.describe().startswith(f"{1 / verdict.change:.2f}x faster (ratio ")
+
+
 def test_an_unchanged_ratio_is_not_flagged_even_when_the_machine_is_slower() -> None:
     before = run(1.0, seed=3)
     # The whole machine is twice as slow: both backends slow down, the ratio does not.
