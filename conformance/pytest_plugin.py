@@ -30,6 +30,7 @@ from conformance.options import add_backend_options
 
 if TYPE_CHECKING:  # the harness imports numpy and yaml: only load it when the plugin is used
     from conformance.backends.base import Backend
+    from conformance.expectations import Expectations
     from conformance.results import ScenarioResult
     from conformance.runner import Runner
     from conformance.spec.model import Scenario
@@ -63,6 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="what an unavailable backend's items do: fail (default, so a job that lost its "
         "GPU is red) or skip",
     )
+    group.addoption(
+        "--conformance-expectations",
+        metavar="DIR",
+        default=None,
+        help="known-failure manifests DIR/<backend>.yaml, as for `conformance run` "
+        "(default: reports/expectations under the rootdir, when it exists)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,10 +86,18 @@ class ConformanceSession:
     """The plugin's state in one pytest process: backends, runner, ids seen, status counts."""
 
     def __init__(
-        self, backends: Sequence[Backend], runner: Runner, skip_unavailable: bool, note: str = ""
+        self,
+        backends: Sequence[Backend],
+        runner: Runner,
+        skip_unavailable: bool,
+        note: str = "",
+        expectations: Expectations | None = None,
     ) -> None:
+        from conformance.expectations import Expectations
+
         self.backends = list(backends)
         self.runner = runner
+        self.expectations = expectations or Expectations({})
         self.skip_unavailable = skip_unavailable
         self.note = note
         self.ids: dict[str, str] = {}
@@ -92,7 +108,8 @@ class ConformanceSession:
     def from_config(cls, config: pytest.Config) -> ConformanceSession:
         """Resolve the backends and the baseline as the CLI does; bad names are usage errors."""
         from conformance.backends import choose_baseline, default_backend_names, resolve_backend
-        from conformance.errors import UsageError
+        from conformance.errors import SpecError, UsageError
+        from conformance.expectations import load_expectations
         from conformance.runner import Runner, TimingOptions
 
         names: list[str] = config.getoption("conformance_backend") or []
@@ -107,7 +124,17 @@ class ConformanceSession:
         # Timing is the CLI's job (and pytest-benchmark's): here each item runs once.
         runner = Runner(baseline, TimingOptions(warmup=0, repeat=0))
         skip = config.getoption("conformance_unavailable") == "skip"
-        return cls(backends, runner, skip, note)
+        given = config.getoption("conformance_expectations")
+        directory = Path(given) if given else config.rootpath / "reports" / "expectations"
+        if given and not directory.is_dir():
+            raise pytest.UsageError(f"conformance: no expectations directory {directory}")
+        try:
+            known = load_expectations(
+                directory if directory.is_dir() else None, [b.name for b in backends]
+            )
+        except SpecError as exc:
+            raise pytest.UsageError(f"conformance: {exc}") from None
+        return cls(backends, runner, skip, note, known)
 
     # --- hooks -----------------------------------------------------------------------------
 
@@ -247,7 +274,7 @@ class ScenarioItem(pytest.Item):
         from conformance.results import Status
 
         session = self.config.stash[_SESSION]
-        result = session.runner.run(self.scenario, self.backend)
+        result = session.expectations.apply(session.runner.run(self.scenario, self.backend))
         self.user_properties.extend(
             [
                 ("conformance_scenario", self.scenario.id),
@@ -263,7 +290,9 @@ class ScenarioItem(pytest.Item):
             raise ScenarioFailure(
                 result, "(--conformance-unavailable=skip skips an unavailable backend instead)"
             )
-        if not result.status.ok:
+        if result.status is Status.XFAIL and result.expected is not None:
+            pytest.xfail(f"known failure ({result.expected.source}): {result.expected.reason}")
+        if not result.ok:
             raise ScenarioFailure(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

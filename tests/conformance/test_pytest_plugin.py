@@ -96,6 +96,36 @@ def test_broken_backends_fail_their_scenarios_with_the_clis_diff(
     assert "Traceback" not in out and "pytest_plugin.py" not in out
 
 
+def test_known_failure_manifests_give_xfail_and_a_strict_xpass_fails(
+    pytester: pytest.Pytester, specs: Path
+) -> None:
+    manifests = pytester.path / "known"
+    manifests.mkdir()
+    (manifests / "torchlike_broken_accumulate.yaml").write_text(
+        "xfail:\n"
+        "  - id: harness.accumulation\n"
+        "    reason: this fixture overwrites .grad\n"
+        "  - id: harness.no_grad\n"
+        "    reason: listed, yet no_grad works here\n"
+    )
+    result = run(
+        pytester,
+        "specs",
+        "-rfxX",
+        "--conformance-backend",
+        "torchlike:broken_accumulate",
+        "--conformance-expectations",
+        str(manifests),
+    )
+    result.assert_outcomes(passed=3, failed=3, xfailed=1)  # 2 real failures, 1 strict xpass
+    out = result.stdout.str()
+    assert "XFAIL specs/accumulation.yaml::harness.accumulation[torchlike:broken_accumulate]" in out
+    assert "this fixture overwrites .grad" in out
+    assert "FAILED specs/no_grad.yaml::harness.no_grad[torchlike:broken_accumulate]" in out
+    assert "XPASS harness.no_grad [torchlike:broken_accumulate]" in out
+    assert "1 xfail, 1 xpass" in out
+
+
 def test_tags_are_registered_markers_and_k_matches_ids(
     pytester: pytest.Pytester, specs: Path
 ) -> None:
