@@ -90,7 +90,7 @@ def grad(
     outs = _as_list(outputs)
     ins = _as_list(inputs)
     for t in ins:
-        if not t._rg:
+        if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     nodes, grads = _roots(outs, _as_list(grad_outputs), create_graph)
     targets: list[Node] = [

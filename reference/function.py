@@ -58,6 +58,11 @@ class Node:
         return f"<{self.node_name} object at {id(self):#x}>"
 
 
+def _via_base(t: Any) -> bool:
+    """A view requires grad when its base does, even with no history of its own."""
+    return t._base is not None and t._base._rg
+
+
 class Function(Node):
     """Base of every op. Subclasses set ``arity`` and ``node_name`` and define both passes."""
 
@@ -82,14 +87,14 @@ class Function(Node):
                 out = node.forward(a._data, b._data)
             else:
                 out = node.forward(a._data, b._data, *args[2:])
-            tracked = a._rg or b._rg
+            tracked = a._rg or b._rg or _via_base(a) or _via_base(b)
         elif arity == 1:
             a = args[0]
             out = node.forward(a._data) if len(args) == 1 else node.forward(a._data, *args[1:])
-            tracked = a._rg
+            tracked = a._rg or _via_base(a)
         else:
             out = node.forward(*[t._data for t in args[:arity]], *args[arity:])
-            tracked = any(t._rg for t in args[:arity])
+            tracked = any(t._rg or _via_base(t) for t in args[:arity])
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
@@ -118,7 +123,7 @@ class Function(Node):
         if self.save_result:
             self.save(self.arity, result)
         result._rg = True
-        result.grad_fn = self
+        result._grad_fn = self
 
     def saved_inputs(self) -> tuple[int, ...]:
         """Positions of the inputs to save; ops whose needs depend on ``needs_input_grad``

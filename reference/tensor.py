@@ -17,7 +17,8 @@ from . import dtypes
 from .dtypes import dtype as DType
 from .function import AccumulateGrad, Node
 from .grad_mode import state
-from .tensor_ops import TensorOps
+from .ops import shape as shape_ops
+from .tensor_ops import VIEW_EDITED, TensorOps, _move_retain_grad
 
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -26,7 +27,6 @@ NON_LEAF_GRAD = (
     "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
     "github.com/pytorch/pytorch/pull/30531 for more information."
 )
-LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 NON_LEAF_FLAG = (
     "you can only change requires_grad flags of leaf variables. If you want to use a computed "
     "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
@@ -75,8 +75,8 @@ class Tensor(TensorOps):
 
     __slots__ = (
         "_data",  # the numpy array
-        "_rg",  # requires_grad
-        "grad_fn",  # the Function that made it, None for a leaf
+        "_rg",  # requires_grad: its own flag, or it has a history (a view may also inherit it)
+        "_grad_fn",  # the Function that made it, None for a leaf (read it through ``grad_fn``)
         "_grad",
         "_retains_grad",
         "_vc",  # the version counter, [count]: shared with views and detach(), so edits count
@@ -84,8 +84,8 @@ class Tensor(TensorOps):
         "_acc",  # weakref to the leaf's AccumulateGrad node
         "_inference",  # made in inference_mode: True, or "detached" (which may be edited)
         "_is_view",  # False, True, or the mode it was made in: "no_grad" or "inference"
-        "_rg_from_base",  # a view made unrecorded requires grad only because its base does
         "_base",  # a view's base: the tensor that owns the memory (never itself a view)
+        "_view_at",  # a view's version when its grad_fn was set: an edit since re-derives it
         "__weakref__",
     )
     __array_ufunc__ = None  # numpy defers to our reflected operators
@@ -100,7 +100,7 @@ class Tensor(TensorOps):
     ) -> None:
         self._data = data
         self._rg = requires_grad
-        self.grad_fn = grad_fn
+        self._grad_fn = grad_fn
         self._grad: Tensor | None = None
         self._retains_grad = False
         self._vc = [0] if version is None else version
@@ -108,13 +108,14 @@ class Tensor(TensorOps):
         self._acc: weakref.ref[AccumulateGrad] | None = None
         self._inference: bool | str = state.inference
         self._is_view = is_view
-        self._rg_from_base = False
         self._base: Tensor | None = None
+        self._view_at = 0
 
     # -- autograd state --------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
-        return self._rg
+        """A view requires grad when its base does, history or not (torch's rule)."""
+        return self._rg or (self._base is not None and self._base._rg)
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -139,8 +140,31 @@ class Tensor(TensorOps):
                 "allowed."
             )
         self._rg = bool(requires_grad)
-        self._rg_from_base = False
         return self
+
+    @property
+    def grad_fn(self) -> Node | None:
+        if self._base is not None and self._view_at != self._vc[0]:
+            return self._rebased_grad_fn()
+        return self._grad_fn
+
+    def _rebased_grad_fn(self) -> Node | None:
+        """A view whose memory was edited in place since its grad_fn was set: as in torch,
+        its history becomes the base's (whatever it is now), read off by position. Done when
+        asked, so it sees the base as it is then; a view made under no_grad or in inference
+        mode cannot be re-derived, which torch reports as an error."""
+        base = self._base
+        assert base is not None
+        if self._grad_fn is None and not base._rg:
+            return None  # a constant of a constant: nothing to re-derive, yet
+        if self._is_view in VIEW_EDITED:
+            raise RuntimeError(VIEW_EDITED[self._is_view])
+        old = self._grad_fn
+        shape_ops.AsStrided.rebase(base, self)
+        self._view_at = self._vc[0]
+        if self._retains_grad and old is not None:
+            _move_retain_grad(self, old, self._grad_fn)
+        return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
@@ -183,7 +207,7 @@ class Tensor(TensorOps):
 
     def retain_grad(self) -> None:
         """Ask backward to fill ``.grad`` on this non-leaf too (a no-op on leaves)."""
-        if not self._rg:
+        if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None and not self._retains_grad:
             self._retains_grad = True
@@ -194,7 +218,7 @@ class Tensor(TensorOps):
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a result replaces it."""
-        if not self._rg:
+        if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
             if self._hooks is None:
@@ -215,12 +239,13 @@ class Tensor(TensorOps):
         return RemovableHandle(registration)
 
     def _node(self) -> Node | None:
-        """The node a consumer's edge points to: grad_fn, the leaf's accumulator, or None."""
-        if self.grad_fn is not None:
-            return self.grad_fn
-        if self._rg and not self._rg_from_base:
-            return AccumulateGrad.of(self)
-        return None  # a constant, including a view made under no_grad (see tensor_ops._view_of)
+        """The node a consumer's edge points to: grad_fn, the leaf's accumulator, or None:
+        a constant, including a view that requires grad only through its base (torch gives
+        such a view no accumulator, so no gradient reaches it or its base that way)."""
+        fn = self._grad_fn if self._base is None else self.grad_fn
+        if fn is not None:
+            return fn
+        return AccumulateGrad.of(self) if self._rg else None
 
     def backward(
         self,
@@ -255,7 +280,7 @@ class Tensor(TensorOps):
                 leaf_hooks.append(hook)
                 hook.homes.append(leaf_hooks)
             self._hooks = leaf_hooks or self._hooks
-        self.grad_fn = None
+        self._grad_fn = None
         self._rg = False
         return self
 
@@ -316,7 +341,7 @@ class Tensor(TensorOps):
         return self._data.tolist()
 
     def numpy(self) -> np.ndarray:
-        if self._rg:
+        if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."
@@ -338,10 +363,15 @@ class Tensor(TensorOps):
         from .printing import format_tensor
 
         extras = []
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.node_name}>")
-        elif self._rg:
-            extras.append("requires_grad=True")
+        try:
+            fn = self.grad_fn
+        except RuntimeError:  # a view whose history cannot be re-derived: torch prints this
+            extras.append("grad_fn=<Invalid>")
+        else:
+            if fn is not None:
+                extras.append(f"grad_fn=<{fn.node_name}>")
+            elif self.requires_grad:
+                extras.append("requires_grad=True")
         return format_tensor(self._data, self.dtype.name, extras)
 
     __str__ = __repr__

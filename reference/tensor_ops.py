@@ -169,7 +169,7 @@ class TensorOps:
     def _inplace(self: Any, op: Any, other: Any) -> Tensor:
         """Run ``op`` out of place, write the result into this tensor's storage, and, when
         recording, move this tensor onto the new node (torch's history rebase)."""
-        from .tensor import LEAF_INPLACE, Tensor
+        from .tensor import Tensor
 
         if self._inference is True and not state.inference:  # torch lets a detached one pass
             raise RuntimeError(
@@ -193,10 +193,12 @@ class TensorOps:
         record = (
             state.grad_enabled
             and not state.inference
-            and (self._rg or any(t._rg for t in operands))
+            and (self.requires_grad or any(t.requires_grad for t in operands))
         )
         if record and self._is_view in VIEW_CREATED_IN:
             raise RuntimeError(VIEW_CREATED_IN[self._is_view])
+        if record and self._base is not None and self.requires_grad and self._base.is_leaf:
+            raise RuntimeError(VIEW_OF_LEAF_INPLACE)
         if record and self.grad_fn is None and self._rg:
             raise RuntimeError(LEAF_INPLACE)
         if record and self._is_view:
@@ -214,7 +216,7 @@ class TensorOps:
                 )
         if record:
             # mul_ and div_ save the old self for the other operand's gradient: keep a copy
-            saves_self = (op is ar.Mul or op is ar.Div) and operands[0]._rg
+            saves_self = (op is ar.Mul or op is ar.Div) and operands[0].requires_grad
             before = Tensor(self._data.copy() if saves_self else self._data, self._rg, self.grad_fn)
             result = op.apply(before, *operands)
         else:
@@ -222,7 +224,7 @@ class TensorOps:
         np.copyto(self._data, result._data, casting="unsafe")
         self._vc[0] += 1
         if record:
-            old, self.grad_fn, self._rg = self.grad_fn, result.grad_fn, True
+            old, self._grad_fn, self._rg = self.grad_fn, result.grad_fn, True
             if self._retains_grad:
                 _move_retain_grad(self, old, self.grad_fn)
         return self
@@ -362,6 +364,10 @@ def _warn_once(message: str) -> None:
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_OF_LEAF_INPLACE = (
+    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+)
 VIEW_CREATED_IN = {
     "no_grad": (
         "A view was created in no_grad mode and is being modified inplace with grad mode "
@@ -377,6 +383,16 @@ VIEW_CREATED_IN = {
         "block (if you don't want the inplace to be tracked) or both outside (if you want the "
         "inplace to be tracked)."
     ),
+}
+
+
+# when the view's base (or another view of it) was edited instead of the view itself
+VIEW_EDITED = {
+    mode: message.replace(
+        "is being modified inplace",
+        "its base or another view of its base has been modified inplace",
+    )
+    for mode, message in VIEW_CREATED_IN.items()
 }
 
 
@@ -410,19 +426,20 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     """Views share storage, the version counter and inference-ness with their base (for a
     view of a view, the first view's base, as in torch).
 
-    A view made under ``no_grad`` or ``inference_mode`` of a base that requires grad
-    requires grad too, as in torch, yet has no history: it is a constant in any graph
-    (``Tensor._node``), and an in-place op on it under grad mode is an error.
+    A view without history (made under ``no_grad``, or of a base that did not require grad
+    then) still requires grad whenever its base does (``Tensor.requires_grad``), yet stays a
+    constant in any graph (``Tensor._node``) until an in-place edit of the memory gives it
+    the base's history (``Tensor.grad_fn``).
     """
     root = base if base._base is None else base._base
     result._base = root
     result._vc = root._vc
+    result._view_at = root._vc[0]
     result._inference = root._inference
     if state.grad_enabled and not state.inference:  # recorded (see Function.apply)
         result._is_view = True
     else:
         result._is_view = "inference" if state.inference else "no_grad"
-        result._rg = result._rg_from_base = root._rg
     return result
 
 

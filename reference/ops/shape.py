@@ -142,3 +142,74 @@ class IndexBackward(Function):
 
     def backward(self, gg: Any) -> Any:
         return gg[self.key] if is_array(gg) else Index.apply(gg, self.key)
+
+
+def _addresses(a: np.ndarray) -> np.ndarray:
+    """The memory address of each element of ``a``."""
+    out = np.full(a.shape, a.ctypes.data, dtype=np.int64)
+    for axis, (size, stride) in enumerate(zip(a.shape, a.strides)):
+        step = np.arange(size, dtype=np.int64) * stride
+        out += step.reshape((size,) + (1,) * (a.ndim - axis - 1))
+    return out
+
+
+def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """For each element of ``view``, the flat (row-major) index of the ``base`` element it
+    shares memory with: the view's geometry relative to its base, whatever views made it."""
+    where = _addresses(base).ravel()
+    order = np.argsort(where, kind="stable")
+    wanted = _addresses(view)
+    try:
+        index = order[np.searchsorted(where[order], wanted)]
+        shared = np.array_equal(where[index], wanted)
+    except IndexError:
+        shared = False
+    if not shared:
+        raise RuntimeError("reference: a view no longer shares memory with its base")
+    return index
+
+
+class AsStrided(Function):
+    """The history torch gives a view once its base (or another view of it) was edited in
+    place: the view's elements picked from the base by position. ``Tensor.grad_fn`` builds
+    it with ``rebase``; it runs forward only inside higher-order gradients."""
+
+    node_name = "AsStridedBackward0"
+
+    @classmethod
+    def rebase(cls, base: Any, view: Any) -> AsStrided:
+        node = cls()
+        node.shape, node.where = base._data.shape, positions(base._data, view._data)
+        node._record((base,), view)
+        return node
+
+    def forward(self, a: np.ndarray, where: np.ndarray) -> np.ndarray:
+        self.shape, self.where = a.shape, where
+        return a.reshape(-1)[where]
+
+    def backward(self, g: Any) -> Any:
+        if is_array(g):
+            return _scatter(g, self.where, self.shape)
+        return Scatter.apply(g, self.where, self.shape)
+
+
+def _scatter(g: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros of ``shape`` with ``g`` added at the flat positions ``where`` (which may repeat)."""
+    out = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=g.dtype)
+    np.add.at(out, where.ravel(), np.broadcast_to(g, where.shape).ravel())
+    return out.reshape(shape)
+
+
+class Scatter(Function):
+    """``AsStrided``'s backward, recorded only for higher-order gradients."""
+
+    node_name = "AsStridedScatterBackward0"
+
+    def forward(self, g: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        self.where = where
+        return _scatter(g, where, shape)
+
+    def backward(self, gg: Any) -> Any:
+        if is_array(gg):
+            return gg.reshape(-1)[self.where]
+        return AsStrided.apply(gg, self.where)

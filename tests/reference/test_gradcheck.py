@@ -65,6 +65,13 @@ def _inplace(method: str) -> Callable[[Tensor, Tensor], Tensor]:
     return fn
 
 
+def _edited_view(a: Tensor, b: Tensor) -> Tensor:
+    base = a * 1
+    view = base.t()[1:]  # a view of a view, taken before the edit
+    base.mul_(b)  # the edit re-derives the view's history from the base's (AsStrided)
+    return view * view
+
+
 M23, M32, V3, V2, ROW, COL = (2, 3), (3, 2), (3,), (2,), (1, 3), (2, 1)
 
 OPS = [
@@ -134,6 +141,7 @@ OPS = [
     Op("dot", lambda a, b: a @ b, (V3, V3)),
     Op("vector @ matrix", lambda a, b: reference.matmul(a, b), (V2, M23)),
     # in place, on a non-leaf
+    Op("view of an edited base", _edited_view, (M23, V3)),
     Op("add_", _inplace("add_"), (M23, V3)),
     Op("sub_", _inplace("sub_"), (M23, ROW)),
     Op("mul_", _inplace("mul_"), (M23, V3)),
