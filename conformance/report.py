@@ -23,7 +23,7 @@ from conformance.backends.base import Backend
 from conformance.repro import repro
 from conformance.results import ScenarioResult, Status
 from conformance.spec.model import Scenario
-from conformance.timing.stats import Paired
+from conformance.timing.stats import Interval, Paired
 
 FORMAT = 2
 RATIO_CONFIDENCE = 0.95
@@ -120,8 +120,13 @@ def _ratios(
             assert result.timing is not None
             if len(result.timing.samples) != len(reference.timing.samples):
                 continue
-            paired = Paired(result.timing.samples, reference.timing.samples, result.timing.period)
-            interval = paired.ratio_interval(RATIO_CONFIDENCE, key=f"{scenario_id}/{name}")
+            if result is reference:  # to itself: every block's ratio is 1, so is the interval
+                interval = Interval(1.0, 1.0, 1.0, RATIO_CONFIDENCE)
+            else:
+                paired = Paired(
+                    result.timing.samples, reference.timing.samples, result.timing.period
+                )
+                interval = paired.ratio_interval(RATIO_CONFIDENCE, key=f"{scenario_id}/{name}")
             found[(scenario_id, name)] = {
                 "to": against,
                 "value": _sig(interval.value),

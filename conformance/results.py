@@ -3,7 +3,7 @@ plugin can all use."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from conformance.diff import Mismatch
@@ -49,10 +49,15 @@ class Timing:
     warmup: int
     samples: tuple[float, ...]
     period: int = 1
+    _summary: Summary | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def summary(self) -> Summary:
-        return Summary.of(self.samples)
+        """Median and quartiles, computed once (the matrix and every report ask)."""
+        if self._summary is None:
+            object.__setattr__(self, "_summary", Summary.of(self.samples))
+        assert self._summary is not None
+        return self._summary
 
     @property
     def median(self) -> float:

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from conformance.errors import UsageError
-from conformance.timing.stats import RESAMPLES, Paired, rng_for
+from conformance.timing.stats import RESAMPLES, Paired, rng_for, row_medians
 
 DEFAULT_CHECK = "ratio:50%@95"
 _CHECK = re.compile(
@@ -150,7 +150,7 @@ def parse_check(text: str) -> TimingCheck:
 
 def _resampled_medians(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     rounds = rng.integers(0, len(samples), size=(RESAMPLES, len(samples)))
-    return np.median(samples[rounds], axis=1)
+    return row_medians(samples[rounds])
 
 
 def _verdict(

@@ -89,12 +89,23 @@ class Paired:
         """Bootstrap replicates of `ratio`, resampling whole blocks so pairs stay together."""
         ratios = self.per_block
         rounds = rng.integers(0, len(ratios), size=(count, len(ratios)))
-        return np.median(ratios[rounds], axis=1)
+        return row_medians(ratios[rounds])
 
     def ratio_interval(self, confidence: float = 0.95, *, key: str = "") -> Interval:
         replicates = self.resampled_ratios(rng_for(key))
         low, high = np.quantile(replicates, [(1 - confidence) / 2, (1 + confidence) / 2])
         return Interval(self.ratio, float(low), float(high), confidence)
+
+
+def row_medians(values: np.ndarray) -> np.ndarray:
+    """The median of each row of a 2-D array, as `np.median(values, axis=1)` gives it for
+    finite values, at a fraction of its cost on a bootstrap's thousands of short rows."""
+    width = values.shape[1]
+    half = width // 2
+    if width % 2:
+        return np.partition(values, half, axis=1)[:, half]
+    middle = np.partition(values, (half - 1, half), axis=1)
+    return (middle[:, half - 1] + middle[:, half]) / 2
 
 
 def rng_for(key: str) -> np.random.Generator:

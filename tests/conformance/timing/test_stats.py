@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance.timing.stats import Paired, Summary
+from conformance.timing.stats import Paired, Summary, row_medians
 
 
 def test_a_summary_has_median_quartiles_and_iqr() -> None:
@@ -60,3 +60,11 @@ def test_blocks_of_one_rotation_cancel_the_advantage_of_running_second() -> None
     assert per_block.ratio == 1.0
     interval = per_block.ratio_interval(key="k")
     assert interval.low == interval.high == 1.0
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 25, 26])
+def test_row_medians_are_numpys_medians_bit_for_bit(width: int) -> None:
+    rng = np.random.default_rng(width)
+    values = rng.lognormal(size=(300, width))
+    values[::7] = np.round(values[::7], 1)  # ties too
+    assert np.array_equal(row_medians(values), np.median(values, axis=1))
