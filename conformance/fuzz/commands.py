@@ -52,6 +52,13 @@ def add_commands(commands: Any) -> None:
         help="only these feature groups (repeatable): " + ", ".join(FEATURES),
     )
     fuzz.add_argument(
+        "--skip",
+        action="append",
+        metavar="FEATURE",
+        help="leave these feature groups out (repeatable), e.g. --skip copy_slices for a "
+        "backend that does not record in-place ops through views",
+    )
+    fuzz.add_argument(
         "--max-actions",
         type=int,
         default=DEFAULT_MAX_ACTIONS,
@@ -90,7 +97,7 @@ def fuzz_command(args: argparse.Namespace) -> int:
     if args.max_examples < 1 or args.max_actions < 1:
         raise UsageError("--max-examples and --max-actions take counts of one or more")
     config = Config(
-        features=_features(args.tag),
+        features=_features(args.tag) - _features(args.skip, "--skip", frozenset()),
         capabilities=tested.capabilities() & oracle.capabilities(),
         max_actions=args.max_actions,
     )
@@ -169,15 +176,17 @@ def _available(name: str) -> Any:
     return backend
 
 
-def _features(tags: Sequence[str] | None) -> frozenset[str]:
+def _features(
+    tags: Sequence[str] | None, option: str = "--tag", default: frozenset[str] | None = None
+) -> frozenset[str]:
     from conformance.fuzz.features import ALL_FEATURES
 
     if not tags:
-        return ALL_FEATURES
+        return ALL_FEATURES if default is None else default
     unknown = sorted(set(tags) - ALL_FEATURES)
     if unknown:
         raise UsageError(
-            f"--tag {', '.join(unknown)}: unknown feature; expected one of "
+            f"{option} {', '.join(unknown)}: unknown feature; expected one of "
             f"{', '.join(sorted(ALL_FEATURES))}"
         )
     return frozenset(tags)
@@ -190,6 +199,8 @@ def _command_line(args: argparse.Namespace) -> str:
         parts += ["--max-actions", str(args.max_actions)]
     for tag in args.tag or ():
         parts += ["--tag", tag]
+    for tag in args.skip or ():
+        parts += ["--skip", tag]
     return " ".join(shlex.quote(part) for part in parts)
 
 

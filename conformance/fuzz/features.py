@@ -15,6 +15,10 @@ FEATURES = {
     "retain_grad": "retain_grad() on non-leaves",
     "detach": "detach(), requires_grad_() and requires_grad = True",
     "dtypes": "float64 and int64 tensors besides float32",
+    "inplace": "add_, sub_, mul_, div_ and += -= *= /= on non-leaves, constants, views, bases "
+    "of views and detached aliases, in and out of grad mode",
+    "copy_slices": "in-place ops recorded through a view (torch's CopySlices): the view or "
+    "the operand requires grad, grad mode on",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
 }
 ALL_FEATURES = frozenset(FEATURES)
@@ -48,6 +52,14 @@ _GROUPS = {
     "check:retains_grad": "retain_grad",
     "detach": "detach",
     "requires_grad_": "detach",
+    "add_": "inplace",
+    "sub_": "inplace",
+    "mul_": "inplace",
+    "div_": "inplace",
+    "augmented": "inplace",
+    "inplace": "inplace",
+    "copy_slices": "copy_slices",
+    "modified_saved": "inplace",
     "float64": "dtypes",
     "int64": "dtypes",
 }

@@ -20,7 +20,7 @@ from conformance.fuzz import ops
 from conformance.fuzz.domain import FLOATS, Interval, span
 from conformance.fuzz.features import ALL_FEATURES
 from conformance.fuzz.program import FLAGS, Check, Program, Statement, Step
-from conformance.fuzz.state import State, Value
+from conformance.fuzz.state import Edit, State, Value
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 T = TypeVar("T")
@@ -33,7 +33,9 @@ class Config:
     """What to generate: feature groups, the capabilities both backends share, and size."""
 
     features: frozenset[str] = ALL_FEATURES
-    capabilities: frozenset[str] = frozenset({"float64", "int_dtypes", "retain_grad", "inplace"})
+    capabilities: frozenset[str] = frozenset(
+        {"float64", "int_dtypes", "retain_grad", "inplace", "version_counter"}
+    )
     max_actions: int = 16
 
 
@@ -65,6 +67,8 @@ class _Builder:
     config: Config
     state: State = field(default_factory=State)
     steps: list[Step] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # names the last in-place edit changed
+    edited: dict[str, None] = field(default_factory=dict)  # names any edit changed, in order
 
     def has(self, feature: str) -> bool:
         return feature in self.config.features
@@ -94,6 +98,10 @@ class _Builder:
             found.append(self.retain_grad)
         if self.has("detach"):
             found.append(self.detach)
+        if self.has("inplace") and self.can("inplace"):
+            found += [self.inplace, self.inplace, self.inplace]
+            if self.has("views"):
+                found += [self.view, self.view]  # more views to edit through
         if self.has("errors"):
             found.append(self.misuse)
         found += [self.check, self.check_grad, self.backward]
@@ -173,7 +181,7 @@ class _Builder:
 
     # --- ops --------------------------------------------------------------------------------
 
-    def bind(self, op: ops.Applied, inputs: list[Value]) -> Statement:
+    def bind(self, op: ops.Applied, inputs: list[Value], view_of: str | None = None) -> Statement:
         name = self.state.name("y")
         self.state.result(
             name,
@@ -182,7 +190,9 @@ class _Builder:
             op.dtype,
             op.bound,
             saves=op.saves,
-            contiguous=op.contiguous,
+            strides=op.strides,
+            view_of=view_of,
+            exact=op.exact,
         )
         return Statement(f"{name} = {op.source}", op.labels, _stand_ins(name, op.shape, op.dtype))
 
@@ -287,7 +297,10 @@ class _Builder:
             return None
         value = self.state.values[name]
         choices = ops.view_choices(name, value)
-        return self.bind(self.choose(choices), [value]) if choices else None
+        if not choices:
+            return None
+        op = self.choose(choices)
+        return self.bind(op, [value], view_of=name if op.view else None)
 
     # --- grad mode --------------------------------------------------------------------------
 
@@ -300,7 +313,7 @@ class _Builder:
         labels = [mode.split("(")[0] if "True" not in mode and "False" not in mode else mode]
         try:
             for _ in range(self.between(1, 2)):
-                inner = self.one([self.unary, self.scalar, self.binary])()
+                inner = self.one(self.block_actions())()
                 if isinstance(inner, Statement):
                     lines.extend(inner.source.splitlines())
                     labels.extend(inner.ops)
@@ -316,6 +329,142 @@ class _Builder:
         body = "\n".join(f"    {line}" for line in lines)
         return Statement(f"with {mode}:\n{body}", tuple(labels))
 
+    def block_actions(self) -> list[Callable[[], Step | None]]:
+        found: list[Callable[[], Step | None]] = [self.unary, self.scalar, self.binary]
+        if self.has("inplace") and self.can("inplace"):
+            found.append(functools.partial(self.inplace, quiet=True))
+        return found
+
+    # --- in-place edits ---------------------------------------------------------------------
+
+    def inplace(self, quiet: bool = False) -> Statement | None:
+        """`t.mul_(c)`, `t += u`, ... on a non-leaf, a constant, a view, a base of views, a
+        detached alias or a leaf that requires grad (an error), in or out of grad mode.
+        `quiet`: inside a `with` block, where an error would skip the block's other lines."""
+        state = self.state
+        misuse = not quiet and self.has("errors") and self.between(0, 4) == 0
+
+        def editable(name: str) -> bool:
+            edit = state.classify(name, None)
+            if edit.recorded and edit.through_view and not self.has("copy_slices"):
+                return False
+            return (edit.error is not None) == misuse
+
+        kind = self.between(0, 4)
+        if kind == 1:  # through a view
+            names = [n for n in state.tensors() if state.values[n].base is not None]
+        elif kind == 4:  # memory saved for backward: the version counter's business
+            names = [n for n in state.tensors() if state.savers.get(state.values[n].storage)]
+        elif kind >= 2:  # memory other names share
+            names = [n for n in state.tensors() if len(state.aliases(n)) > 1]
+        else:
+            names = state.tensors()
+        names = [n for n in names if editable(n)] or [n for n in state.tensors() if editable(n)]
+        target = self.pick(names if self.flip() else names[-2:])
+        if target is None:
+            return None
+        value = state.values[target]
+        operand: Value | None = None
+        scalar: float | int | None = None
+        if self.flip():
+            table = ops.INPLACE_SCALARS if value.is_float else ops.INT_SCALARS
+            op_name = self.one(list(table))
+            scalar = self.one(table[op_name])
+            operand_source, bound = repr(scalar), Interval(float(scalar), float(scalar))
+            operand_name = None
+        else:
+            op_name = None
+            mixed = misuse and not value.is_float and self.flip()
+            operand_source, operand, operand_name = self.inplace_operand(target, value, mixed)
+            if operand is None:
+                return None
+            bound = operand.bound
+        edit = state.classify(target, operand)
+        if edit.error is not None and (quiet or not self.has("errors")):
+            return None
+        if edit.recorded and edit.through_view and not self.has("copy_slices"):
+            return None
+        if (edit.aliased or edit.saved) and not self.can("version_counter"):
+            return None
+        choices = ops.inplace_choices(value, bound, scalar)
+        if op_name is not None:
+            choices = [c for c in choices if c.op == op_name]
+        if not choices:
+            return None
+        choice = self.one(choices)
+        augmented = self.flip()
+        source = choice.source(target, operand_source, augmented)
+        labels = [f"{choice.op}_", "augmented" if augmented else "inplace"]
+        labels += self.edit_labels(target, value, edit, operand)
+        if edit.error is not None:
+            labels.append(edit.error)
+        else:
+            aliases = state.aliases(target)
+            state.edit(target, operand, operand_name, choice.bound, choice.saves)
+            self.touched = aliases
+            self.edited.update(dict.fromkeys(aliases))
+        return Statement(source, tuple(labels))
+
+    def inplace_operand(
+        self, target: str, value: Value, mixed: bool
+    ) -> tuple[str, Value | None, str | None]:
+        """A tensor operand that broadcasts to the target's shape: a bound name (one that does
+        not share the target's memory, or the target itself), or a constant written inline.
+        An integer target takes integers, unless `mixed` (torch refuses a float operand)."""
+        state = self.state
+        if self.flip():
+
+            def fits(v: Value) -> bool:
+                if not ops.broadcasts_to(v.shape, value.shape):
+                    return False
+                if v.storage == value.storage and v is not value:
+                    return False  # partial overlap: see README (fuzzing)
+                if v.requires_grad and not self.has("copy_slices"):
+                    edit = self.state.classify(target, v)
+                    if edit.recorded and edit.through_view:
+                        return False
+                return mixed or value.is_float or not v.is_float
+
+            name = self.pick(state.tensors(fits))
+            if name is None:
+                return "", None, None
+            return name, state.values[name], name
+        shapes = [
+            s for s in ops.broadcast_partners(value.shape) if ops.broadcasts_to(s, value.shape)
+        ]
+        if not self.has("broadcasting"):
+            shapes = [value.shape]
+        source, operand = self.inline_partner(value, self.one(shapes))
+        if not value.is_float and not mixed:
+            units = [self.between(-3, 3) for _ in range(operand.numel)]
+            literal = f"tensor({ops.nested_literal(units, operand.shape)})"
+            bound = span([float(u) for u in units])
+            assert bound is not None
+            return literal, Value(operand.shape, "int64", bound), None
+        return source, operand, None
+
+    def edit_labels(
+        self, target: str, value: Value, edit: Edit, operand: Value | None
+    ) -> list[str]:
+        labels = ["inplace:tensor" if operand is not None else "inplace:scalar"]
+        if value.base is not None:
+            labels.append("inplace:view")
+        elif any(v.base == target for v in self.state.values.values()):
+            labels.append("inplace:base")
+        elif edit.aliased:
+            labels.append("inplace:alias")
+        if value.leaf:
+            labels.append("inplace:leaf_rg" if value.requires_grad else "inplace:constant")
+        else:
+            labels.append("inplace:nonleaf")
+        if not self.state.grad_enabled:
+            labels.append("inplace:no_grad")
+        if edit.recorded and edit.through_view:
+            labels.append("copy_slices")
+        if edit.saved:
+            labels.append("inplace:saved")
+        return labels
+
     # --- backward ---------------------------------------------------------------------------
 
     def backward(self, root_name: str | None = None) -> Statement | None:
@@ -328,6 +477,8 @@ class _Builder:
         call, labels = ops.backward_call(root_name, root, self.between(0, 3), retain, self.flip())
         if not self.state.backward_fails(root):
             self.state.backward(root_name, root, retain)
+        elif root.nodes & self.state.stale:
+            labels += ("modified_saved",)
         else:
             labels += ("freed_graph",)
         return Statement(call, labels)
@@ -364,9 +515,11 @@ class _Builder:
     def detach(self) -> Statement | None:
         form = self.between(0, 2)
         if form == 2:  # a leaf that does not require grad starts to
-            name = self.pick_tensor(lambda v: v.leaf and v.is_float and not v.requires_grad)
+            name = self.pick_tensor(
+                lambda v: v.leaf and v.is_float and not v.requires_grad and v.base is None
+            )
             if name is not None:
-                self.state.leaf(name, replace(self.state.values[name], requires_grad=True))
+                self.state.requires_grad_(name)
                 source = self.one([f"{name}.requires_grad_()", f"{name}.requires_grad = True"])
                 return Statement(source, ("requires_grad_",))
         name = self.pick_tensor(lambda v: v.is_float)
@@ -375,7 +528,7 @@ class _Builder:
         value = self.state.values[name]
         new = self.state.name("d")
         requires_grad = form == 1
-        self.state.leaf(new, replace(value, requires_grad=requires_grad, contiguous=True))
+        self.state.leaf(new, replace(value, requires_grad=requires_grad), shares=True)
         suffix = ".requires_grad_()" if requires_grad else ""
         source = f"{new} = {name}.detach(){suffix}"
         return Statement(source, ("detach",), _stand_ins(new, value.shape, value.dtype))
@@ -417,6 +570,8 @@ class _Builder:
         if kind == 2:
             return Check("is_grad_enabled()")
         name = self.pick_tensor()
+        if self.touched and self.flip():  # what the last in-place edit changed
+            name = self.one(self.touched)
         if name is None:
             return None
         value = self.state.values[name]
@@ -434,7 +589,10 @@ class _Builder:
         return Check(f"{name}.grad", (), self.state.values[name].dtype)
 
     def sweep(self) -> None:
-        """Check every leaf's `.grad` at the end."""
+        """Check every leaf's `.grad` at the end, and the value of every name whose memory an
+        in-place edit changed (a view that missed its base's edit shows here)."""
+        for name in self.edited:
+            self.steps.append(Check(name, (), self.state.values[name].dtype))
         for name, value in self.state.values.items():
             if value.leaf and value.is_float:
                 self.steps.append(Check(f"{name}.grad", (), value.dtype))

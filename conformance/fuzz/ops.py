@@ -24,6 +24,7 @@ from conformance.fuzz.domain import (
     span,
     with_scalar,
 )
+from conformance.fuzz.layout import contiguous, dropped, swapped, view_strides
 from conformance.fuzz.state import Value
 
 DIFFERENTIABLE = (
@@ -51,7 +52,9 @@ class Applied:
     bound: Interval
     labels: tuple[str, ...]
     saves: bool = False
-    contiguous: bool = True
+    strides: tuple[int, ...] | None = None  # None: a fresh contiguous tensor
+    view: bool = False  # shares its input's memory
+    exact: bool = True  # the strides are torch's (see `conformance.fuzz.state.Value`)
 
 
 # --- source helpers -----------------------------------------------------------------------------
@@ -316,10 +319,13 @@ def factorizations(size: int, rank: int) -> list[tuple[int, ...]]:
 
 
 def view_choices(name: str, value: Value) -> list[Applied]:
-    shape, rank = value.shape, len(value.shape)
+    """Views, and `reshape` (a view where torch's `view` would succeed, else a copy; where the
+    model does not know the strides for sure, it counts as a view: sharing memory is the
+    assumption that keeps bounds sound after an in-place edit)."""
+    shape, rank, strides = value.shape, len(value.shape), value.layout
     found = []
 
-    def add(source: str, new_shape: tuple[int, ...], label: str, contiguous: bool = True) -> None:
+    def add(source: str, new_shape: tuple[int, ...], label: str, new: tuple[int, ...]) -> None:
         found.append(
             Applied(
                 source.format(x=name),
@@ -327,39 +333,93 @@ def view_choices(name: str, value: Value) -> list[Applied]:
                 value.dtype,
                 value.bound,
                 (label,),
-                contiguous=contiguous,
+                strides=new,
+                view=True,
+                exact=value.exact,
             )
         )
 
     targets = [s for r in (1, 2, 3) for s in factorizations(value.numel, r)]
     for target in targets:
         sizes = ", ".join(str(s) for s in target)
-        if value.contiguous:
-            add(f"{{x}}.view({sizes})", target, "view")
-        add(f"{{x}}.reshape({sizes})", target, "reshape")
-    if value.contiguous:
-        add("{x}.view(-1)", (value.numel,), "view")
-    swapped_contiguous = sum(1 for size in shape[-2:] if size > 1) <= 1 and value.contiguous
+        viewed = view_strides(shape, strides, target)
+        if viewed is not None:
+            add(f"{{x}}.view({sizes})", target, "view", viewed)
+            add(f"{{x}}.reshape({sizes})", target, "reshape", viewed)
+        elif value.exact:  # a copy
+            source = f"{name}.reshape({sizes})"
+            found.append(Applied(source, target, value.dtype, value.bound, ("reshape",)))
+        else:
+            add(f"{{x}}.reshape({sizes})", target, "reshape", contiguous(target))
+    flat = view_strides(shape, strides, (value.numel,))
+    if flat is not None:
+        add("{x}.view(-1)", (value.numel,), "view", flat)
     if rank <= 2:
-        add("{x}.t()", shape[::-1], "t", swapped_contiguous)
+        add("{x}.t()", shape[::-1], "t", strides[::-1])
     if rank == 2:
-        add("{x}.T", shape[::-1], "T", swapped_contiguous)
+        add("{x}.T", shape[::-1], "T", strides[::-1])
     if rank >= 2:
         for d0, d1 in ((0, 1), (-1, -2), (0, rank - 1)):
             if d0 % rank == d1 % rank:
                 continue
             new = list(shape)
             new[d0], new[d1] = new[d1], new[d0]
-            add(f"{{x}}.transpose({d0}, {d1})", tuple(new), "transpose", False)
+            add(f"{{x}}.transpose({d0}, {d1})", tuple(new), "transpose", swapped(strides, d0, d1))
     if rank >= 1:
         for index in (0, shape[0] - 1, -1):
-            add(f"{{x}}[{index}]", shape[1:], "select", value.contiguous)
+            add(f"{{x}}[{index}]", shape[1:], "select", dropped(strides, 0))
         if shape[0] >= 2:
-            add("{x}[1:]", (shape[0] - 1, *shape[1:]), "slice", value.contiguous)
-            add("{x}[:1]", (1, *shape[1:]), "slice", value.contiguous)
+            add("{x}[1:]", (shape[0] - 1, *shape[1:]), "slice", strides)
+            add("{x}[:1]", (1, *shape[1:]), "slice", strides)
     if rank >= 2:
-        add("{x}[:, 0]", (shape[0], *shape[2:]), "select", shape[0] == 1 and value.contiguous)
+        add("{x}[:, 0]", (shape[0], *shape[2:]), "select", dropped(strides, 1))
     return found
+
+
+# --- in-place edits ---------------------------------------------------------------------------
+
+INPLACE_SCALARS: dict[str, tuple[float | int, ...]] = {
+    # bounded factors keep repeated edits from running away: |c| in [0.5, 2]
+    "add": (1, 0.5, -1.5, 2),
+    "sub": (1, 0.5, -1.5, 2),
+    "mul": (2, 0.5, -1, 1.5),
+    "div": (2, 0.5, -2, 1.5),
+}
+INT_SCALARS: dict[str, tuple[int, ...]] = {"add": (1, 2, -1), "sub": (1, 2, -1), "mul": (2, -1)}
+AUGMENTED = {"add": "+=", "sub": "-=", "mul": "*=", "div": "/="}
+
+
+@dataclass(frozen=True, slots=True)
+class InPlace:
+    """`target.op_(operand)` or `target op= operand`: the target's bound afterwards."""
+
+    op: str
+    bound: Interval
+    saves: bool  # mul_ and div_ by a tensor save it for backward
+
+    def source(self, target: str, operand: str, augmented: bool) -> str:
+        if augmented:
+            return f"{target} {AUGMENTED[self.op]} {operand}"
+        return f"{target}.{self.op}_({operand})"
+
+
+def broadcasts_to(operand: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an in-place op on `target` accepts `operand`: it may broadcast, never grow."""
+    return broadcast(target, operand) == target
+
+
+def inplace_choices(target: Value, operand: Interval, scalar: float | int | None) -> list[InPlace]:
+    """The in-place ops that keep the target well conditioned, given the operand's bound."""
+    a, b = target.bound, operand
+    tensor = scalar is None
+    candidates = [
+        ("add", bounded(a.lo + b.lo, a.hi + b.hi), False),
+        ("sub", bounded(a.lo - b.hi, a.hi - b.lo), False),
+        ("mul", product(a, b), tensor),
+    ]
+    if b.away_from_zero and target.is_float:
+        candidates.append(("div", product(a, Interval(1 / b.hi, 1 / b.lo)), tensor))
+    return [InPlace(op, bound, saves) for op, bound, saves in candidates if bound is not None]
 
 
 # --- backward -------------------------------------------------------------------------------

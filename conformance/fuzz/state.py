@@ -1,9 +1,16 @@
 """The generator's model of a program's state as it is drawn: what each name holds, which
-`.grad`s are set and which graphs were freed.
+names share memory, which `.grad`s are set and which graphs were freed or hold saved tensors
+that an in-place edit has since changed.
 
 The model only steers generation towards programs that mostly run (compatible shapes,
 well-conditioned values, roots that require grad). It is never an oracle: every step's real
 outcome, errors included, is observed on both backends and compared.
+
+Memory: every value has a `storage`. Views (torch's `view`, `reshape` when it returns a view,
+`t`, `transpose`, indexing) and `detach()` results share their input's; an in-place edit of
+any of them changes the values of all, so the edit updates each member's bound (see `edit`).
+A view also has a `base`, the name of the tensor whose autograd history it follows (torch's
+`_base`, always the first non-view); a `detach()` result shares memory but no history.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from conformance.fuzz.domain import FLOATS, Interval
+from conformance.fuzz.layout import contiguous, is_contiguous
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +31,14 @@ class Value:
     bound: Interval
     requires_grad: bool = False
     leaf: bool = True
-    contiguous: bool = True
+    strides: tuple[int, ...] | None = None  # None: contiguous
+    exact: bool = True  # the strides are torch's: False after ops on non-contiguous inputs,
+    # whose results keep a layout of their own (TensorIterator, numpy's order K)
+    storage: int = 0  # memory it shares with views and detach() results (0: not yet bound)
+    base: str | None = None  # a view's base: the tensor whose history it follows
+    node: str | None = None  # its grad_fn's id in `nodes`
     leaves: frozenset[str] = frozenset()  # leaves that require grad, reached by backward
-    nodes: frozenset[str] = frozenset()  # named non-leaf results on its graph, itself included
-    saves: bool = False  # its op saves tensors, so a freed graph cannot run it again
+    nodes: frozenset[str] = frozenset()  # node ids on its graph, its own included
     retains: bool = False
 
     @property
@@ -40,6 +52,25 @@ class Value:
             size *= dim
         return size
 
+    @property
+    def layout(self) -> tuple[int, ...]:
+        return self.strides if self.strides is not None else contiguous(self.shape)
+
+    @property
+    def contiguous(self) -> bool:
+        return self.strides is None or is_contiguous(self.shape, self.strides)
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """What the model expects of an in-place edit `target.op_(operand)`."""
+
+    recorded: bool  # grad mode is on and the target or the operand requires grad
+    error: str | None  # the error label torch raises, or None
+    through_view: bool  # the target is a view: recording it is torch's CopySlices
+    aliased: bool  # other names share the target's memory
+    saved: bool  # a node saved a tensor in that memory for backward
+
 
 @dataclass
 class State:
@@ -47,7 +78,11 @@ class State:
 
     values: dict[str, Value] = field(default_factory=dict)
     grads: set[str] = field(default_factory=set)
-    freed: set[str] = field(default_factory=set)
+    freed: set[str] = field(default_factory=set)  # node ids run without retain_graph
+    saving: set[str] = field(default_factory=set)  # node ids that saved tensors
+    stale: set[str] = field(default_factory=set)  # node ids whose saved tensors were edited
+    savers: dict[int, set[str]] = field(default_factory=dict)  # storage -> nodes saving it
+    sizes: dict[int, int] = field(default_factory=dict)  # storage -> its number of elements
     roots: list[str] = field(default_factory=list)
     grad_enabled: bool = True
     counter: int = 0
@@ -56,9 +91,25 @@ class State:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
-    def leaf(self, name: str, value: Value) -> None:
+    def storage(self, numel: int) -> int:
+        self.counter += 1
+        self.sizes[self.counter] = numel
+        return self.counter
+
+    def leaf(self, name: str, value: Value, *, shares: bool = False) -> None:
+        """Bind a leaf: new memory, or (`shares`) the memory `value` already names."""
         leaves = frozenset({name}) if value.requires_grad else frozenset()
-        self.values[name] = replace(value, leaf=True, leaves=leaves, nodes=frozenset())
+        storage = value.storage if shares else self.storage(value.numel)
+        self.values[name] = replace(
+            value,
+            leaf=True,
+            leaves=leaves,
+            nodes=frozenset(),
+            node=None,
+            base=None,
+            storage=storage,
+            retains=False,
+        )
 
     def result(
         self,
@@ -69,21 +120,40 @@ class State:
         bound: Interval,
         *,
         saves: bool = False,
-        contiguous: bool = True,
+        strides: tuple[int, ...] | None = None,
+        view_of: str | None = None,
+        exact: bool = True,
     ) -> Value:
         """Bind the result of an op on `inputs`: tracked when grad mode is on and an input
-        requires grad, as in torch."""
+        requires grad, as in torch. `view_of` names the input a view shares memory with."""
         tracked = self.grad_enabled and dtype in FLOATS and any(v.requires_grad for v in inputs)
-        value = Value(shape, dtype, bound, contiguous=contiguous)
+        if view_of is not None:
+            source = self.values[view_of]
+            base = source.base or view_of
+            value = Value(
+                shape, dtype, bound, strides=strides, exact=exact, storage=source.storage, base=base
+            )
+            if not tracked:
+                # a view requires grad whenever its base does, yet stays a leaf without history
+                value = replace(value, requires_grad=self.values[base].requires_grad)
+        else:
+            exact = exact and all(v.exact and v.contiguous for v in inputs)
+            storage = self.storage(_numel(shape))
+            value = Value(shape, dtype, bound, strides=strides, exact=exact, storage=storage)
         if tracked:
             value = replace(
                 value,
                 requires_grad=True,
                 leaf=False,
+                node=name,
                 leaves=frozenset().union(*(v.leaves for v in inputs)),
                 nodes=frozenset({name}).union(*(v.nodes for v in inputs)),
-                saves=saves,
             )
+            if saves:
+                self.saving.add(name)
+                for v in (*inputs, value):
+                    if v.storage:
+                        self.savers.setdefault(v.storage, set()).add(name)
         self.values[name] = value
         return value
 
@@ -94,14 +164,125 @@ class State:
         return [name for name, value in self.values.items() if predicate(value)]
 
     def backward_fails(self, root: Value) -> bool:
-        """Whether a backward from `root` would reach a node whose saved tensors were freed."""
-        return any(self.values[node].saves for node in root.nodes & self.freed)
+        """Whether a backward from `root` would reach a node whose saved tensors were freed, or
+        changed in place since they were saved."""
+        return bool(root.nodes & self.freed & self.saving) or bool(root.nodes & self.stale)
 
     def backward(self, root_name: str, root: Value, retain_graph: bool) -> None:
         """Record a backward the model expects to succeed."""
         self.grads |= root.leaves
-        self.grads |= {node for node in root.nodes if self.values[node].retains}
+        self.grads |= {
+            name
+            for name, value in self.values.items()
+            if value.retains and value.node is not None and value.node in root.nodes
+        }
         if not retain_graph:
             self.freed |= root.nodes
         if root_name not in self.roots:
             self.roots.append(root_name)
+
+    # --- memory and in-place edits -----------------------------------------------------------
+
+    def aliases(self, name: str) -> list[str]:
+        """Every name sharing `name`'s memory, itself included."""
+        storage = self.values[name].storage
+        return [other for other, value in self.values.items() if value.storage == storage]
+
+    def requires_grad_(self, name: str) -> None:
+        """`name.requires_grad_()` on a leaf: its views now require grad too (through it)."""
+        self.leaf(name, replace(self.values[name], requires_grad=True), shares=True)
+        for other, value in self.values.items():
+            if value.base == name:
+                self.values[other] = replace(value, requires_grad=True)
+
+    def classify(self, target: str, operand: Value | None) -> Edit:
+        """What torch does with `target.op_(operand)` now (operand None: a number)."""
+        value = self.values[target]
+        recorded = (
+            self.grad_enabled
+            and value.is_float
+            and (value.requires_grad or (operand is not None and operand.requires_grad))
+        )
+        error = None
+        if operand is not None and not value.is_float and operand.is_float:
+            error = "error:inplace_dtype"
+        elif recorded and value.base is not None:
+            base = self.values[value.base]
+            if value.requires_grad and base.leaf and base.requires_grad:
+                error = "error:inplace_view_of_leaf"
+        elif recorded and value.leaf and value.requires_grad:
+            error = "error:inplace_leaf"
+        aliased = len(self.aliases(target)) > 1
+        saved = bool(self.savers.get(value.storage))
+        return Edit(recorded, error, value.base is not None, aliased, saved)
+
+    def edit(
+        self,
+        target: str,
+        operand: Value | None,
+        operand_name: str | None,
+        bound: Interval,
+        saves: bool,
+    ) -> None:
+        """Record `target.op_(operand)`, which the model expects to succeed, leaving `target`'s
+        elements in `bound`.
+
+        Every name sharing the memory changes: the target and any name covering all of the
+        memory now lie in `bound`; another name's elements may or may not have been written,
+        so its bound widens to hold both. The version counter is shared too, so every node
+        that saved a tensor in this memory can no longer run backward. When recorded, the
+        target (or, through a view, its base) gets a new node; views of a base whose memory
+        changed follow its history again (torch's AsStridedBackward0), even under no_grad."""
+        value = self.values[target]
+        edit = self.classify(target, operand)
+        storage = value.storage
+        covers = value.numel == self.sizes.get(storage, -1)  # every element was written
+        aliases = self.aliases(target)
+        for name in aliases:
+            member = self.values[name]
+            if name == target or covers:
+                new = bound
+            else:
+                new = Interval(min(member.bound.lo, bound.lo), max(member.bound.hi, bound.hi))
+            self.values[name] = replace(member, bound=new)
+        self.stale |= self.savers.get(storage, set())
+        base_name = value.base or target
+        base = self.values[base_name]
+        if edit.recorded:
+            node = self.name(f"{base_name}'")
+            operand_leaves = operand.leaves if operand is not None else frozenset()
+            operand_nodes = operand.nodes if operand is not None else frozenset()
+            leaves = base.leaves | value.leaves | operand_leaves
+            nodes = base.nodes | value.nodes | operand_nodes | {node}
+            if saves and operand is not None:
+                self.saving.add(node)
+                if operand_name is not None:
+                    self.savers.setdefault(operand.storage, set()).add(node)
+            self.values[base_name] = replace(
+                base, requires_grad=True, leaf=False, node=node, leaves=leaves, nodes=nodes
+            )
+        for name in aliases:
+            if self.values[name].base is None:
+                self._rebase_views(name)
+
+    def _rebase_views(self, base_name: str) -> None:
+        base = self.values[base_name]
+        for name, value in self.values.items():
+            if value.base != base_name or not base.requires_grad:
+                continue
+            node = self.name(f"{name}'")
+            self.values[name] = replace(
+                value,
+                requires_grad=True,
+                leaf=False,
+                node=node,
+                leaves=base.leaves,
+                nodes=base.nodes | {node},
+            )
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size
