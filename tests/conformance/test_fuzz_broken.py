@@ -29,6 +29,8 @@ BROKEN = {
     "broken_no_grad": ("grad_mode",),
     "broken_broadcast": ("ops", "broadcasting"),
     "broken_reduction_dim": ("reductions",),
+    "broken_inplace_views": ("inplace", "views", "ops"),
+    "broken_version_counter": ("inplace", "ops", "grad_mode"),
 }
 
 
