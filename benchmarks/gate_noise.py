@@ -11,6 +11,10 @@ bench scenarios (reference and torch-cpu, as CI does) once for a baseline, then
 
     python benchmarks/gate_noise.py --runs 20 --out reports/gate-noise.json
 
+Every run uses `conformance run`'s timing defaults, bench budget included. `--bench-budget 0`
+gives every run all its bench rounds (the control for the budget); `--baseline-budget 0` does
+so for the baseline alone, as a baseline recorded before the budget existed was timed.
+
 Run it with OMP_NUM_THREADS=1, as tox and CI run the matrix.
 """
 
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +66,9 @@ class Slowed:
         self._start = None
 
 
-def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> None:
+def worker(
+    out: Path, slow_scenario: str, slow_backend: str, factor: float, budget: float | None
+) -> None:
     """One run of the bench specs, like `conformance run`, with one backend slowed on one
     scenario; writes the run JSON to `out`."""
     from conformance.backends import choose_baseline, resolve_backend
@@ -72,6 +79,8 @@ def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> N
     scenarios = load_specs(find_spec_files([str(BENCH)]))
     backends = [resolve_backend(name) for name in BACKENDS]
     options = TimingOptions()  # the defaults, as `conformance run` uses them
+    if budget is not None:
+        options = replace(options, bench_budget_s=budget)
     runner = Runner(choose_baseline(backends), options)
     started = time.perf_counter()
     results = []
@@ -85,6 +94,9 @@ def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> N
         "warmup": options.warmup,
         "repeat": options.repeat,
         "bench_repeat": options.bench_repeat,
+        "bench_budget_s": options.bench_budget_s,
+        "bench_min_repeat": options.bench_min_repeat,
+        "bench_precision": options.bench_precision,
         "baseline": "torch-cpu",
     }
     report = build_report(
@@ -98,18 +110,21 @@ def worker(out: Path, slow_scenario: str, slow_backend: str, factor: float) -> N
     out.write_text(dumps(report), encoding="utf-8")
 
 
-def cli_run(directory: Path) -> Path:
+def cli_run(directory: Path, extra: list[str] | None = None) -> Path:
     """One unchanged run through the real command line, in a fresh process."""
     command = [sys.executable, "-m", "conformance", "run", "--spec", str(BENCH)]
     command += [arg for name in BACKENDS for arg in ("--backend", name)]
-    command += ["--report-dir", str(directory)]
+    command += ["--report-dir", str(directory), *(extra or [])]
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
     return directory / "runs" / "latest.json"
 
 
-def slowed_run(path: Path, scenario: str, backend: str, factor: float) -> Path:
+def slowed_run(
+    path: Path, scenario: str, backend: str, factor: float, budget: float | None
+) -> Path:
     command = [sys.executable, __file__, "--worker", str(path), "--slow", scenario]
     command += ["--slow-backend", backend, "--slowdown", str(factor)]
+    command += [] if budget is None else ["--bench-budget", f"{budget}"]
     subprocess.run(command, check=True, cwd=ROOT)
     return path
 
@@ -132,33 +147,53 @@ def main() -> int:
     parser.add_argument("--slow-backend", default="reference")
     parser.add_argument("--slowdown", type=float, default=2.0)
     parser.add_argument("--out", type=Path, help="write the numbers here as JSON")
+    parser.add_argument(
+        "--bench-budget",
+        type=float,
+        help="every run's --bench-budget (default: conformance run's); 0: every bench round",
+    )
+    parser.add_argument(
+        "--baseline-budget",
+        type=float,
+        help="the baseline run's --bench-budget (default: --bench-budget); 0 gives the "
+        "baseline every bench round, as a baseline made before the budget has",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.slow, args.slow_backend, args.slowdown)
+        worker(args.worker, args.slow, args.slow_backend, args.slowdown, args.bench_budget)
         return 0
     target = f"{args.slow} [{args.slow_backend}]"
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        baseline = cli_run(work / "baseline")
+        budget = args.bench_budget
+        options = [] if budget is None else ["--bench-budget", f"{budget}"]
+        if args.baseline_budget is not None:
+            budget = args.baseline_budget
+        baseline = cli_run(
+            work / "baseline", [] if budget is None else ["--bench-budget", f"{budget}"]
+        )
+        baseline_rounds = _rounds(baseline)
         false_alarms, caught, stray = 0, 0, 0
         changes: list[Any] = []
+        slowed: list[Any] = []
         for index in range(args.runs):
-            verdicts = judge(baseline, cli_run(work / f"same{index}"), args.check)
+            verdicts = judge(baseline, cli_run(work / f"same{index}", options), args.check)
             flagged = [subject for subject, verdict in verdicts.items() if verdict.regressed]
             false_alarms += bool(flagged)
-            changes.append(max(verdicts.values(), key=lambda v: v.probability))
+            changes.extend(verdicts.values())
             print(f"unchanged run {index + 1:2}: {'FALSE ALARM' if flagged else 'ok'} "
                   + "; ".join(f"{s} {v.change:.2f}x P={v.probability:.2f}"
                               for s, v in verdicts.items()))  # fmt: skip
         for index in range(args.runs):
             current = slowed_run(work / f"slow{index}.json", args.slow, args.slow_backend,
-                                 args.slowdown)  # fmt: skip
+                                 args.slowdown, args.bench_budget)  # fmt: skip
             verdicts = judge(baseline, current, args.check)
             flagged = [subject for subject, verdict in verdicts.items() if verdict.regressed]
             caught += target in flagged
             stray += any(subject != target for subject in flagged)
             hit = verdicts[target]
+            slowed.append(hit)
             print(f"slowed run {index + 1:2}: {'caught' if target in flagged else 'MISSED'} "
                   f"{hit.describe('torch-cpu')}")  # fmt: skip
     numbers = {
@@ -169,6 +204,15 @@ def main() -> int:
         "slowed": target,
         "caught": caught,
         "other_flags_in_slowed_runs": stray,
+        "bench_budget_s": args.bench_budget,  # null: the default
+        "baseline_budget_s": args.baseline_budget,  # null: the same as the other runs'
+        # every scenario x backend of the unchanged runs: how far its ratio moved, and the
+        # highest probability of a regression the gate gave any of them
+        "unchanged_change_range": _range(v.change for v in changes),
+        "unchanged_max_probability": round(max((v.probability for v in changes), default=0), 3),
+        "slowed_change_range": _range(v.change for v in slowed),
+        "slowed_min_probability": round(min((v.probability for v in slowed), default=0), 3),
+        "baseline_rounds": baseline_rounds,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "cpu_count": os.cpu_count(),
     }
@@ -176,6 +220,21 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps(numbers, indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def _range(values: Any) -> list[float]:
+    values = list(values)
+    return [round(min(values), 3), round(max(values), 3)] if values else []
+
+
+def _rounds(path: Path) -> dict[str, int]:
+    """Timed rounds per bench scenario x backend in a run (the baseline's, say)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        f"{r['scenario']} [{r['backend']}]": len(r["timing"]["samples_s"])
+        for r in data["results"]
+        if r.get("timing")
+    }
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ def run_command(args: argparse.Namespace) -> int:
             "warmup": runner.timing.warmup,
             "repeat": runner.timing.repeat,
             "bench_repeat": runner.timing.bench_repeat,
+            "bench_budget_s": runner.timing.bench_budget_s,
+            "bench_min_repeat": runner.timing.bench_min_repeat,
+            "bench_precision": runner.timing.bench_precision,
             "baseline": plan.timing_baseline,
         },
         elapsed=elapsed,
@@ -164,8 +167,15 @@ def _backends(args: argparse.Namespace) -> list[Backend]:
 def _timing(args: argparse.Namespace) -> TimingOptions:
     if args.warmup < 0 or args.repeat < 0:
         raise UsageError("--warmup and --repeat take counts of zero or more")
-    bench_repeat = getattr(args, "bench_repeat", TimingOptions().bench_repeat)
-    return TimingOptions(warmup=args.warmup, repeat=args.repeat, bench_repeat=bench_repeat)
+    defaults = TimingOptions()
+    return TimingOptions(
+        warmup=args.warmup,
+        repeat=args.repeat,
+        bench_repeat=getattr(args, "bench_repeat", defaults.bench_repeat),
+        bench_budget_s=getattr(args, "bench_budget", defaults.bench_budget_s),
+        bench_min_repeat=getattr(args, "bench_min_repeat", defaults.bench_min_repeat),
+        bench_precision=getattr(args, "bench_precision", defaults.bench_precision),
+    )
 
 
 def _exit_code(results: Sequence[ScenarioResult]) -> int:

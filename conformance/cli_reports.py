@@ -50,6 +50,30 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
         "; at least --repeat)",
     )
     run.add_argument(
+        "--bench-budget",
+        type=float,
+        default=TimingOptions().bench_budget_s,
+        metavar="SECONDS",
+        help="a bench scenario's timed rounds stop once they have taken this long and number "
+        f"at least --bench-min-repeat (default {TimingOptions().bench_budget_s:g}; "
+        "0: always --bench-repeat rounds)",
+    )
+    run.add_argument(
+        "--bench-precision",
+        type=float,
+        default=TimingOptions().bench_precision,
+        metavar="FRACTION",
+        help="... and only once each backend's ratio is known within this fraction of it, by "
+        f"its 95%% bootstrap interval (default {TimingOptions().bench_precision:g})",
+    )
+    run.add_argument(
+        "--bench-min-repeat",
+        type=int,
+        default=TimingOptions().bench_min_repeat,
+        help="timed rounds a bench scenario gets whatever its budget "
+        f"(default {TimingOptions().bench_min_repeat})",
+    )
+    run.add_argument(
         "--shard",
         metavar="K/N",
         help="run only the K-th of N deterministic parts of the scenarios (for CI matrices; "
@@ -93,8 +117,12 @@ def plan_run(
     baseline: Backend | None,
 ) -> RunPlan:
     """Check the reporting options and print stale manifest entries to stderr."""
-    if args.bench_repeat < 0:
-        raise UsageError("--bench-repeat takes a count of zero or more")
+    if args.bench_repeat < 0 or args.bench_min_repeat < 0:
+        raise UsageError("--bench-repeat and --bench-min-repeat take counts of zero or more")
+    if args.bench_budget < 0:
+        raise UsageError("--bench-budget takes seconds, zero or more")
+    if args.bench_precision < 0:
+        raise UsageError("--bench-precision takes a fraction, zero or more")
     names = [backend.name for backend in backends]
     timing_baseline = args.timing_baseline
     if timing_baseline and timing_baseline not in names:

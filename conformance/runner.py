@@ -22,17 +22,34 @@ BENCH_TAG = "bench"
 @dataclass(frozen=True, slots=True)
 class TimingOptions:
     """Untimed warm-up rounds, then timed rounds; `repeat=0` turns timing off. Scenarios
-    tagged `bench` exist to be timed and get `bench_repeat` rounds, enough for the gate's
-    bootstrap to tell a real slowdown from noise."""
+    tagged `bench` exist to be timed and get up to `bench_repeat` rounds, enough for the
+    gate's bootstrap to tell a real slowdown from noise. A slow bench scenario whose
+    measurement is already precise stops sooner: once its timed rounds have taken
+    `bench_budget_s` of wall time, number at least `bench_min_repeat`, end a full rotation of
+    the backends' order (so its ratios keep whole blocks), and each backend's ratio is known
+    within `bench_precision` (95% bootstrap interval). `bench_budget_s=0` always runs
+    `bench_repeat` rounds."""
 
     warmup: int = 1
     repeat: int = 5
     bench_repeat: int = 50
+    bench_budget_s: float = 0.1
+    bench_min_repeat: int = 20
+    bench_precision: float = 0.05
 
     def rounds(self, scenario: Scenario) -> int:
+        """The most timed rounds `scenario` gets."""
         if self.repeat <= 0:
             return 0
         return max(self.repeat, self.bench_repeat) if BENCH_TAG in scenario.tags else self.repeat
+
+    def budget(self, scenario: Scenario) -> tuple[float | None, int]:
+        """The wall-time budget of `scenario`'s timed rounds (None: no budget) and the
+        rounds it gets whatever the budget says."""
+        rounds = self.rounds(scenario)
+        if BENCH_TAG not in scenario.tags or self.bench_budget_s <= 0:
+            return None, rounds
+        return self.bench_budget_s, min(rounds, max(self.repeat, self.bench_min_repeat))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +144,16 @@ class Runner:
         chosen = [b for b, r in zip(backends, checked) if r.status in timeable]
         if rounds == 0 or not chosen:
             return checked
-        measured = interleaved(scenario, chosen, warmup=self.timing.warmup, rounds=rounds)
+        budget, least = self.timing.budget(scenario)
+        measured = interleaved(
+            scenario,
+            chosen,
+            warmup=self.timing.warmup,
+            rounds=rounds,
+            budget_s=budget,
+            min_rounds=least,
+            precision=self.timing.bench_precision,
+        )
         timed = []
         for result in checked:
             note = measured.notes.get(result.backend)

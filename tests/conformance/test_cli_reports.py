@@ -34,11 +34,31 @@ def test_the_timing_baseline_can_be_chosen_among_the_backends_run(tmp_path: Path
     assert "ratio" not in timed["reference"] or timed["reference"]["ratio"]["value"] == 1.0
 
 
+def test_a_bench_scenario_stops_at_its_budget_and_the_run_records_it(tmp_path: Path) -> None:
+    bench = str(Path(__file__).parents[2] / "specs" / "bench" / "tutorial_chain_2x2.yaml")
+    args = ["run", "--spec", bench, "--backend", "reference", "--report-dir", str(tmp_path)]
+    budget = ["--bench-repeat", "30", "--bench-min-repeat", "6", "--bench-budget", "1e-9"]
+    budget += ["--bench-precision", "100"]  # any measurement is precise enough
+    assert main([*args, *budget]) == 0
+    report = json.loads((tmp_path / "runs" / "latest.json").read_text())
+    assert report["timing"]["bench_budget_s"] == 1e-9
+    assert report["timing"]["bench_min_repeat"] == 6
+    (result,) = report["results"]
+    assert len(result["timing"]["samples_s"]) == 6
+    assert report["timing"]["bench_precision"] == 100
+    assert main([*args, *budget[:4], "--bench-budget", "0"]) == 0  # no budget: every round
+    (result,) = json.loads((tmp_path / "runs" / "latest.json").read_text())["results"]
+    assert len(result["timing"]["samples_s"]) == 30
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--timing-baseline", "torch-cuda"], "--timing-baseline torch-cuda: it must be one of"),
-        (["--bench-repeat", "-1"], "--bench-repeat takes a count"),
+        (["--bench-repeat", "-1"], "--bench-repeat and --bench-min-repeat take counts"),
+        (["--bench-min-repeat", "-1"], "--bench-repeat and --bench-min-repeat take counts"),
+        (["--bench-budget", "-0.5"], "--bench-budget takes seconds"),
+        (["--bench-precision", "-1"], "--bench-precision takes a fraction"),
         (["--expectations", "/nonexistent/dir"], "--expectations /nonexistent/dir: no such"),
         (["--shard", "3/2"], "--shard 3/2: K must be between 1 and N"),
     ],
