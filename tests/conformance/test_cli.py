@@ -154,3 +154,19 @@ def test_the_console_script_is_declared() -> None:
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["conformance"] == "conformance.cli:main"
+
+
+def test_only_the_whole_program_freezes_what_it_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gc.freeze` spares the collector torch's objects for the rest of the process; a call
+    in process (a test, a tool) must not freeze its caller's garbage for good."""
+    import conformance.cli
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(conformance.cli.gc, "freeze", lambda: frozen.append(True))
+    args = ["run", "--spec", PASS, "-k", "no_grad", "--backend", "reference"]
+    args += ["--repeat", "0", "--report-dir", str(tmp_path)]
+    assert main(args) == 0 and frozen == []
+    monkeypatch.setattr(sys, "argv", ["conformance", *args])
+    assert main() == 0 and frozen == [True]
