@@ -324,6 +324,9 @@ def view_choices(name: str, value: Value) -> list[Applied]:
     assumption that keeps bounds sound after an in-place edit)."""
     shape, rank, strides = value.shape, len(value.shape), value.layout
     found = []
+    # `view` where torch's strides are known, or where any layout would do (one dim of size
+    # above 1): ops on non-contiguous inputs lay out their results in ways of their own
+    known = value.exact or sum(1 for size in shape if size > 1) <= 1
 
     def add(source: str, new_shape: tuple[int, ...], label: str, new: tuple[int, ...]) -> None:
         found.append(
@@ -344,7 +347,8 @@ def view_choices(name: str, value: Value) -> list[Applied]:
         sizes = ", ".join(str(s) for s in target)
         viewed = view_strides(shape, strides, target)
         if viewed is not None:
-            add(f"{{x}}.view({sizes})", target, "view", viewed)
+            if known:
+                add(f"{{x}}.view({sizes})", target, "view", viewed)
             add(f"{{x}}.reshape({sizes})", target, "reshape", viewed)
         elif value.exact:  # a copy
             source = f"{name}.reshape({sizes})"
@@ -352,7 +356,7 @@ def view_choices(name: str, value: Value) -> list[Applied]:
         else:
             add(f"{{x}}.reshape({sizes})", target, "reshape", contiguous(target))
     flat = view_strides(shape, strides, (value.numel,))
-    if flat is not None:
+    if flat is not None and known:
         add("{x}.view(-1)", (value.numel,), "view", flat)
     if rank <= 2:
         add("{x}.t()", shape[::-1], "t", strides[::-1])

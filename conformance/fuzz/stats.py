@@ -8,6 +8,21 @@ from dataclasses import dataclass, field
 
 from conformance.fuzz.program import Program
 
+EDIT_OPS = ("add_", "sub_", "mul_", "div_")
+
+
+def _is_edit_label(label: str) -> bool:
+    return (
+        label in EDIT_OPS
+        or label.startswith(("inplace:", "error:inplace"))
+        or label
+        in (
+            "augmented",
+            "copy_slices",
+            "modified_saved",
+        )
+    )
+
 
 @dataclass
 class Stats:
@@ -19,6 +34,7 @@ class Stats:
     steps: int = 0
     divergences: int = 0
     coverage: Counter[str] = field(default_factory=Counter)
+    edits: Counter[str] = field(default_factory=Counter)  # in-place edits, by op and target
 
     def record(self, program: Program, diverged: bool, shrinking: bool) -> None:
         if shrinking:
@@ -27,6 +43,8 @@ class Stats:
         self.programs += 1
         self.steps += len(program.steps)
         self.coverage.update(program.ops)
+        for step in program.steps:  # a `with` block lists each edit in it
+            self.edits.update(label for label in step.ops if _is_edit_label(label))
 
     def finish(self) -> Stats:
         self.elapsed = time.perf_counter() - self.started
@@ -45,8 +63,21 @@ class Stats:
             f"shrinking runs: {self.shrink_runs}",
             f"elapsed: {self.elapsed:.1f} s",
             f"divergences found: {self.divergences}",
-            "coverage (programs using each op or form):",
         ]
+        total = sum(self.edits[op] for op in EDIT_OPS)
+        if total:
+            ops = ", ".join(f"{op} {self.edits[op]}" for op in EDIT_OPS)
+            lines.append(
+                f"in-place edits: {total} ({ops}; {self.edits['augmented']} as += -= *= /=)"
+            )
+            kinds = sorted(
+                ((label.removeprefix("inplace:"), count) for label, count in self.edits.items()
+                 if label.startswith("inplace:") or label.startswith("error:")
+                 or label in ("copy_slices", "modified_saved")),
+                key=lambda item: (-item[1], item[0]),
+            )  # fmt: skip
+            lines.append("  " + ", ".join(f"{name} {count}" for name, count in kinds))
+        lines.append("coverage (programs using each op or form):")
         ordered = sorted(self.coverage.items(), key=lambda item: (-item[1], item[0]))
         width = max((len(name) for name, _ in ordered), default=0)
         lines.extend(f"  {name:<{width}}  {count}" for name, count in ordered)
