@@ -172,7 +172,8 @@ class Tensor(TensorOps):
 
     @property
     def grad(self) -> Tensor | None:
-        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
+        # the history as last set, not re-derived: torch reads .grad without re-deriving
+        if self._grad_fn is not None and not self._retains_grad and self._grad is None:
             warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
@@ -209,9 +210,12 @@ class Tensor(TensorOps):
         """Ask backward to fill ``.grad`` on this non-leaf too (a no-op on leaves)."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is not None and not self._retains_grad:
-            self._retains_grad = True
+        # a leaf by the history as last set is a no-op, as in torch; the hook then goes on
+        # the history as it is now
+        if self._grad_fn is not None and not self._retains_grad:
             node = self.grad_fn
+            assert node is not None  # a history, once set, is only ever re-derived
+            self._retains_grad = True
             if node._hooks is None:
                 node._hooks = []
             node._hooks.append(_RetainGrad(self))
@@ -269,7 +273,8 @@ class Tensor(TensorOps):
                 "Can't detach views in-place. Use detach() instead. If you are using "
                 "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
                 "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
-                "called on these gradients."
+                "called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."
             )
         node = self.grad_fn
         if node is not None and node._hooks:

@@ -201,11 +201,8 @@ class TensorOps:
             raise RuntimeError(VIEW_OF_LEAF_INPLACE)
         if record and self.grad_fn is None and self._rg:
             raise RuntimeError(LEAF_INPLACE)
-        if record and self._is_view:
-            raise NotImplementedError(
-                "reference does not record in-place ops on views of tensors that require "
-                "grad; apply the op to the base tensor or use the out-of-place form"
-            )
+        if op is not unary.Zero:  # torch's kernels refuse writes whose result is ambiguous
+            _check_overlap(self._data, operands[0]._data)
         if operands and operands[0]._data.shape != self._data.shape:
             _check_broadcast(self._data.shape, operands[0]._data.shape)
             shape = np.broadcast_shapes(self._data.shape, operands[0]._data.shape)
@@ -223,7 +220,9 @@ class TensorOps:
             result = op.apply(self, *operands)  # records nothing: see ``record``
         np.copyto(self._data, result._data, casting="unsafe")
         self._vc[0] += 1
-        if record:
+        if record and self._base is not None:
+            _rebase_view(self, result.grad_fn)
+        elif record:
             old, self._grad_fn, self._rg = self.grad_fn, result.grad_fn, True
             if self._retains_grad:
                 _move_retain_grad(self, old, self.grad_fn)
@@ -325,6 +324,52 @@ class TensorOps:
 
     def __getitem__(self, key: Any) -> Tensor:
         return _index(self, key)
+
+
+def _dense(a: np.ndarray) -> bool:
+    """Whether ``a``'s elements fill a block of memory, each once (torch's
+    ``is_non_overlapping_and_dense``)."""
+    expected = a.itemsize
+    for stride, size in sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _check_overlap(out: np.ndarray, other: np.ndarray) -> None:
+    """torch's memory-overlap checks for an in-place op writing ``out`` from ``other``."""
+    if not _dense(out) and any(st == 0 and n > 1 for n, st in zip(out.shape, out.strides)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+    if out.size == 0 or other.size == 0 or not (_dense(out) and _dense(other)):
+        return  # torch does not look further either
+    begin, other_begin = out.ctypes.data, other.ctypes.data
+    end, other_end = begin + out.nbytes, other_begin + other.nbytes
+    if (begin, end) == (other_begin, other_end):
+        partial = out.strides != other.strides  # the same elements, read in another order
+    else:
+        partial = begin < other_end and other_begin < end
+    if partial:
+        raise RuntimeError(
+            "unsupported operation: some elements of the input tensor and the written-to tensor "
+            "refer to a single memory location. Please clone() the tensor before performing the "
+            "operation."
+        )
+
+
+def _rebase_view(view: Any, fn: Any) -> None:
+    """An in-place op through a view rewrites part of the base: the base's history becomes
+    ``CopySlices`` around the op's node, and the view's is re-derived from it at once, as
+    torch does. retain_grad hooks follow both tensors to their new nodes."""
+    base = view._base
+    old = base._grad_fn
+    base._grad_fn, base._rg = shape_ops.CopySlices.wrap(base, view, fn), True
+    if base._retains_grad and old is not None:
+        _move_retain_grad(base, old, base._grad_fn)
+    view.grad_fn  # noqa: B018  (reading it re-derives the view's history now)
 
 
 def _move_retain_grad(t: Any, old: Any, new: Any) -> None:
@@ -432,10 +477,12 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     the base's history (``Tensor.grad_fn``).
     """
     root = base if base._base is None else base._base
-    result._base = root
     result._vc = root._vc
-    result._view_at = root._vc[0]
     result._inference = root._inference
+    if root._inference:
+        return result  # an inference tensor has no autograd state: its views are no views
+    result._base = root
+    result._view_at = root._vc[0]
     if state.grad_enabled and not state.inference:  # recorded (see Function.apply)
         result._is_view = True
     else:

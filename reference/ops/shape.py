@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..function import Function, _sequence
 from ._math import is_array, swap
 
 
@@ -72,7 +72,9 @@ class Expand(Function):
     node_name = "ExpandBackward0"
 
     def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        return np.broadcast_to(a, shape)
+        # np.broadcast_to's view is read-only; torch lets zero_() write through an expand
+        strides = np.broadcast_to(a, shape).strides
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=a.flags.writeable)
 
     def backward(self, g: Any) -> Any:
         return g  # the engine sums it back to the input's shape
@@ -175,6 +177,8 @@ class AsStrided(Function):
     it with ``rebase``; it runs forward only inside higher-order gradients."""
 
     node_name = "AsStridedBackward0"
+    shape: tuple[int, ...]
+    where: np.ndarray
 
     @classmethod
     def rebase(cls, base: Any, view: Any) -> AsStrided:
@@ -213,3 +217,56 @@ class Scatter(Function):
         if is_array(gg):
             return gg.reshape(-1)[self.where]
         return AsStrided.apply(gg, self.where)
+
+
+class CopySlices(Function):
+    """The base's history after an in-place op through one of its views, as torch records
+    it: the base's gradient passes through unchanged except at the view's positions, where
+    the op's own backward (``fn``) turns it into the gradient of the view's old value; the
+    op's other inputs get theirs from ``fn`` too."""
+
+    node_name = "CopySlices"
+    fn: Function
+    shape: tuple[int, ...]
+    where: np.ndarray
+
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"
+
+    @classmethod
+    def wrap(cls, base: Any, view: Any, fn: Function) -> CopySlices:
+        """Record ``fn`` (the in-place op, recorded on the view's old value) on ``base``."""
+        node = cls()
+        node.fn, node.shape = fn, base._data.shape
+        node.where = positions(base._data, view._data)
+        edge = base._node()
+        node._next = (edge, *fn._next[1:])
+        node.needs_input_grad = (edge is not None, *fn.needs_input_grad[1:])
+        node._meta = ((base._data.shape, base._data.dtype), *fn._meta[1:])
+        node._seq = next(_sequence)
+        node._hooks, node._released, node._saved = None, False, None
+        return node
+
+    def backward(self, g: Any) -> Any:
+        fn, where = self.fn, self.where
+        if is_array(g):
+            result = np.array(g, copy=True)  # a fresh, writable buffer of the base's shape
+            flat = result.reshape(-1)
+            grads = _as_tuple(fn.backward(flat[where]), fn)
+            flat[where] = 0 if grads[0] is None else grads[0]
+            return result if len(grads) == 1 else (result, *grads[1:])
+        grads = _as_tuple(fn.backward(AsStrided.apply(g, where)), fn)
+        mask = np.ones(self.shape, dtype=g._data.dtype)
+        mask.reshape(-1)[where] = 0
+        result = g * mask
+        if grads[0] is not None:
+            result = result + Scatter.apply(grads[0], where, self.shape)
+        return result if len(grads) == 1 else (result, *grads[1:])
+
+    def release(self) -> None:
+        self.fn.release()
+        self._released = True
+
+
+def _as_tuple(grads: Any, fn: Function) -> tuple[Any, ...]:
+    return (grads,) if len(fn._next) == 1 else tuple(grads)

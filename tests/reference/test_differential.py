@@ -14,13 +14,9 @@ Inputs are multiples of 1/8, so ``+ - *`` are exact in both libraries and ``relu
 the same zeros; any remaining difference is semantic.
 
 Left out of generation, by design:
-- in-place ops on views, or on a tensor that has views: reference raises NotImplementedError
-  for the first (out of scope), and torch regenerates the views' ``grad_fn`` after the second;
 - ``.T`` on tensors that are not 2-D: torch's deprecation warning is emitted once per process,
   so it cannot be compared example by example (``test_T_warns_once`` checks it apart);
 - ``matmul`` above 2-D (reference implements 1-D and 2-D only);
-- setting ``requires_grad`` on a tensor that already has views: in torch those views then
-  require grad too (a view asks its base), and reference does not track a view's base;
 - ``backward(inputs=...)``, which reference does not implement;
 - hooks and retain_grad on a non-leaf after ``detach_()`` made it a leaf: torch shares the
   tensor's hook dict between its old node and its new accumulator, so a hook registered
@@ -105,9 +101,12 @@ def describe(x: Any) -> Any:
         )
     if x is None or isinstance(x, (bool, int, float, str)):
         return x
-    if not hasattr(x, "grad_fn"):  # a function, a handle, a grad-mode object: its kind
+    if not hasattr(type(x), "grad_fn"):  # a function, a handle, a grad-mode object: its kind
         return ("object", type(x).__name__)
-    node = x.grad_fn
+    try:
+        node = x.grad_fn
+    except RuntimeError as e:  # a view made under no_grad whose memory was edited since
+        return ("invalid view", str(e), np.array(x.detach().numpy(), copy=True).tolist())
     return Desc(
         value=np.array(x.detach().numpy(), copy=True),
         dtype=str(x.dtype),
@@ -182,7 +181,10 @@ def _grads(namespace: dict[str, Any], names: tuple[str, ...], last: dict[str, An
     out = {}
     for name in names:
         t = namespace.get(name)
-        if not hasattr(t, "grad_fn") or not (t.is_leaf or t.retains_grad):
+        try:
+            if not hasattr(type(t), "grad_fn") or not (t.is_leaf or t.retains_grad):
+                continue
+        except RuntimeError:  # an invalid view (see ``describe``): its grad_fn cannot be read
             continue
         grad = t.grad
         previous = last.get(name)
@@ -349,6 +351,7 @@ class Meta:
     leaf: bool = True
     storage: int = 0  # values sharing memory (detach, .data, views) share this
     view: bool = False
+    base: str = ""  # a view's base, the tensor whose autograd state the view follows
     inference: bool = False
     higher: bool = False
     ancestors: frozenset[str] = frozenset()  # the values it was computed from, and itself
@@ -461,7 +464,6 @@ class Builder:
         self.draw = draw
         self.values: list[Meta] = []
         self.steps: list[Step] = []
-        self.viewed: set[int] = set()  # storages that have views
         self.higher_seen = False
 
     # -- helpers ------------------------------------------------------------------------------
@@ -548,8 +550,18 @@ class Builder:
         return Meta(self.new_name(), shape, dtype, lo, hi, storage=len(self.values))
 
     def view_of(self, a: Meta, shape: tuple[int, ...]) -> Meta:
-        self.viewed.add(a.storage)
-        return Meta(self.new_name(), shape, a.dtype, a.lo, a.hi, storage=a.storage, view=True)
+        base = a.base if a.view else a.name
+        meta = Meta(self.new_name(), shape, a.dtype, a.lo, a.hi, storage=a.storage, view=True)
+        meta.base = base
+        return meta
+
+    def follow_base(self, base: Meta) -> None:
+        """Views ask their base whether they require grad; an edit gives them its history.
+        (A guide for drawing, not an oracle: a wrong guess only draws an error both raise.)"""
+        for m in self.values:
+            if m.view and m.base == base.name:
+                m.rg = m.rg or base.rg
+                m.leaf = m.leaf and not base.rg
 
     def binary(self) -> None:
         op = self.choice(tuple(SCALARS))
@@ -743,7 +755,7 @@ class Builder:
         self.steps.append(Step(f"{meta.name} = {a.name}.{how}", (meta.name,)))
 
     def inplace(self) -> None:
-        target = self.pick(lambda m: not m.view and m.storage not in self.viewed)
+        target = self.pick()
         op = self.choice(("add_", "sub_", "mul_", "div_", "zero_"))
         mode = self.choice(MODES[4:])  # in place mostly under grad mode
         mode = "grad" if mode == "decorator" else mode  # a call in a lambda is no statement
@@ -768,6 +780,11 @@ class Builder:
         if recording and any(m.rg for m in operands):
             target.rg, target.leaf = True, False
             target.higher = target.higher or any(m.higher for m in operands)
+            if target.view:  # the base's history becomes CopySlices
+                base = next(m for m in self.values if m.name == target.base)
+                base.rg, base.leaf = True, False
+        if target.view or any(m.view and m.base == target.name for m in self.values):
+            self.follow_base(next(m for m in self.values if m.name in (target.base, target.name)))
         code = _wrap(f"{target.name}.{op}({arg})", mode)
         self.steps.append(Step(code, (target.name,), target.higher))
 
@@ -810,10 +827,15 @@ class Builder:
         self.effect(f"{a.name}.grad = {value}")
 
     def detach_(self) -> None:
-        a = self.pick(lambda m: not m.view and m.storage not in self.viewed)
+        a = self.pick()
         self.effect(f"{a.name}.detach_()", (a.name,))
+        if a.view:
+            return  # torch refuses to detach a view in place: the program ends there
         a.detached = a.detached or not a.leaf
         a.rg, a.leaf = False, True
+        for m in self.values:
+            if m.view and m.base == a.name:
+                m.rg = not m.leaf
 
     def backward_many(self) -> None:
         outs = [self.pick(lambda m: m.rg) for _ in range(2)]
@@ -881,24 +903,21 @@ class Builder:
 
     def requires_grad(self) -> None:
         any_dtype = self.draw(st.integers(0, 3)) == 0  # integers raise: now and then
-        a = self.pick(
-            lambda m: (
-                m.leaf
-                and not m.rg
-                and (m.floating or any_dtype)
-                and (m.view or m.storage not in self.viewed)
-            )  # see the module docstring
-        )
+        a = self.pick(lambda m: m.leaf and not m.rg and (m.floating or any_dtype))
         if self.draw(st.booleans()):
             self.effect(f"{a.name}.requires_grad_()")
         else:
             self.effect(f"{a.name}.requires_grad = True")
         a.rg = a.floating and not a.inference
+        self.follow_base(a)
 
     def no_requires_grad(self) -> None:
-        a = self.pick(lambda m: m.leaf and m.rg and not m.view and m.storage not in self.viewed)
+        a = self.pick(lambda m: m.leaf and m.rg)
         self.effect(f"{a.name}.requires_grad_(False)")
         a.rg = False
+        for m in self.values:
+            if m.view and m.base == a.name and m.leaf:
+                m.rg = False
 
     def finish(self) -> None:
         """End with a backward of a scalar, so that every program reaches the engine."""

@@ -65,6 +65,15 @@ def _inplace(method: str) -> Callable[[Tensor, Tensor], Tensor]:
     return fn
 
 
+def _through_view(method: str) -> Callable[[Tensor, Tensor], Tensor]:
+    def fn(a: Tensor, b: Tensor) -> Tensor:
+        out = a * 1
+        getattr(out[1:], method)(b)  # rewrites part of out: its history becomes CopySlices
+        return out * out
+
+    return fn
+
+
 def _edited_view(a: Tensor, b: Tensor) -> Tensor:
     base = a * 1
     view = base.t()[1:]  # a view of a view, taken before the edit
@@ -142,6 +151,8 @@ OPS = [
     Op("vector @ matrix", lambda a, b: reference.matmul(a, b), (V2, M23)),
     # in place, on a non-leaf
     Op("view of an edited base", _edited_view, (M23, V3)),
+    Op("mul_ through a view", _through_view("mul_"), (M23, V3)),
+    Op("div_ through a view", _through_view("div_"), (M23, V3), (WIDE, POSITIVE)),
     Op("add_", _inplace("add_"), (M23, V3)),
     Op("sub_", _inplace("sub_"), (M23, ROW)),
     Op("mul_", _inplace("mul_"), (M23, V3)),
@@ -277,7 +288,7 @@ def test_every_op_class_is_checked() -> None:
             node = stack.pop()
             if node is not None and node not in seen:
                 seen.add(node)
-                recorded.add(node.name())
+                recorded.add(node.node_name)  # torch's name() of CopySlices is namespaced
                 stack.extend(n for n, _ in node.next_functions)
     classes = {c.node_name for c in subclasses(function.Function) if c.node_name != "Node"}
     assert classes - recorded == set(), "ops without a gradient check"
