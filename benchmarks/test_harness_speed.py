@@ -5,7 +5,8 @@ Benchmarks, not timed tests (see test_engine_speed.py). On the null backend a sc
 whole cost is the harness's: loading is apart, then its checking run, warm-up and timed
 re-runs under the default timing options. A full run is timed as a process and compared
 with a process that only imports torch; torch also imports sympy the first time a backward
-is given a gradient tensor, so the report names both baselines.
+is given a gradient tensor, so the report names both baselines, and a third that freezes
+torch's objects as `conformance run` does, for a like-for-like figure.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ IMPORTS = {
     "import_torch": "import torch",
     # what torch loads on first use: autograd's _make_grads imports symbolic_shapes (sympy)
     "import_torch_lazy": "import torch, torch.fx.experimental.symbolic_shapes",
+    # like for like: `conformance run` freezes what it has loaded (gc.freeze), which spares
+    # it the exit's full collection over torch's objects; this baseline is spared it too
+    "import_torch_frozen": "import torch, gc; gc.freeze()",
 }
 
 
