@@ -31,19 +31,15 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
     """Each output's node and its starting gradient, checked as torch checks them."""
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
-    nodes, grads = [], []
+    grads = []  # torch checks every output's gradient before it looks for a graph
     for i, out in enumerate(outputs):
-        node = out._node()
-        if node is None:  # no grad, or a view made under no_grad: nothing to run
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn"
-            )
         given = grad_outputs[i] if grad_outputs else None
+        grad: Any = None
         if given is None:
-            if out._data.size != 1:
+            if out.requires_grad and out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            # np.ones_like costs microseconds; the output has one element
-            grad: Any = np.array(1, out._data.dtype).reshape(out._data.shape)
+            if out._data.size == 1:  # np.ones_like costs microseconds; one element
+                grad = np.array(1, out._data.dtype).reshape(out._data.shape)
         else:
             if isinstance(given, (int, float)):
                 given = Tensor(np.full_like(out._data, given))
@@ -53,10 +49,17 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
                     f"output[{i}] has a shape of {out.shape}."
                 )
             grad = given if create_graph else given._data
-        if create_graph and not isinstance(grad, Tensor):
+        if create_graph and grad is not None and not isinstance(grad, Tensor):
             grad = Tensor(grad)
-        nodes.append(node)
         grads.append(grad)
+    nodes = []
+    for i, out in enumerate(outputs):
+        node = out._node()
+        if node is None:  # no grad, or a view that requires grad only through its base
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+        nodes.append(node)
     return nodes, grads
 
 

@@ -190,7 +190,13 @@ class Function(Node):
 def _version_error(data: np.ndarray, origin: Node | None, now: int, expected: int) -> str:
     """Torch's text; ``origin`` is the node the tensor came from (None for a leaf), named as
     torch names it here: ``ExpBackward0`` is "Exp", ``SumBackward1`` is "Sum1"."""
-    kind = {np.float32: "FloatTensor", np.float64: "DoubleTensor"}.get(data.dtype.type, "Tensor")
+    kind = {
+        np.float32: "FloatTensor",
+        np.float64: "DoubleTensor",
+        np.int64: "LongTensor",
+        np.int32: "IntTensor",
+        np.bool_: "BoolTensor",
+    }.get(data.dtype.type, "Tensor")
     shape = ", ".join(str(s) for s in data.shape)
     if origin is None:
         source = ""

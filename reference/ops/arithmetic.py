@@ -110,7 +110,7 @@ class PowTensor(Function):
     arity = 2
     node_name = "PowBackward1"
     save_result = True
-    saves = (0, 1)
+    saves = (1, 0)  # the exponent first, the order torch checks them in
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         with quiet():

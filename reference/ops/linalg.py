@@ -31,7 +31,16 @@ class Mm(_Product):
         return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
 
 
-class Mv(_Product):
+class _SelfFirst(_Product):
+    """Saves ``self`` before the other operand: torch checks saved tensors for in-place
+    changes in the order its node keeps them, and names the first stale one."""
+
+    def saved_inputs(self) -> tuple[int, ...]:
+        need_a, need_b = self.needs_input_grad
+        return (0,) * need_b + (1,) * need_a
+
+
+class Mv(_SelfFirst):
     node_name = "MvBackward0"
 
     def backward(self, g: Any) -> tuple[Any, Any]:
@@ -41,7 +50,7 @@ class Mv(_Product):
         return grad_a, (a.T @ g if need_b else None)
 
 
-class Dot(_Product):
+class Dot(_SelfFirst):
     node_name = "DotBackward0"
 
     def backward(self, g: Any) -> tuple[Any, Any]:

@@ -18,7 +18,7 @@ class Sum(Function):
 
     def forward(self, a: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        out = a.sum(axis=dims, keepdims=keepdim)
+        out = _dense(a.sum(axis=dims, keepdims=keepdim))
         return out if a.dtype.kind == "f" else out.astype(np.int64)
 
     def backward(self, g: Any) -> Any:
@@ -38,7 +38,7 @@ class Mean(Function):
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
         self.count = a.size if len(dims) == a.ndim else math.prod([a.shape[d] for d in dims])
         # what ndarray.mean does, without its Python overhead on small arrays
-        total = np.add.reduce(a, axis=dims, keepdims=keepdim)  # type: ignore[call-overload]
+        total = _dense(np.add.reduce(a, axis=dims, keepdims=keepdim))  # type: ignore[call-overload]
         if self.count == 0:  # torch's mean of nothing is nan, without numpy's warning
             return np.full_like(total, np.nan)
         if total.__class__ is np.ndarray:
@@ -51,6 +51,14 @@ class Mean(Function):
 
 class MeanDim(Mean):
     node_name = "MeanBackward1"
+
+
+def _dense(out: Any) -> Any:
+    """Torch lays a reduction's result out row-major; numpy may keep the input's order (a
+    transposed input summed over a size-1 dimension), and a later ``view`` depends on it."""
+    if out.__class__ is np.ndarray and not out.flags.c_contiguous:
+        return np.ascontiguousarray(out)
+    return out
 
 
 def _spread(

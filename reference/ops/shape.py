@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, _sequence
+from ..function import SECOND_BACKWARD, Function, _sequence
 from ._math import is_array, swap
 
 
@@ -248,6 +248,8 @@ class CopySlices(Function):
         return node
 
     def backward(self, g: Any) -> Any:
+        if self._released:  # torch drops the wrapped node after a backward without retain_graph
+            raise RuntimeError(SECOND_BACKWARD)
         fn, where = self.fn, self.where
         if is_array(g):
             result = np.array(g, copy=True)  # a fresh, writable buffer of the base's shape
