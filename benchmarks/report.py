@@ -177,16 +177,25 @@ def _engine_table(results: dict[str, Any]) -> list[str]:
         "are medians of a step; a ratio is the median of the per-round ratios, with its "
         "quartiles.",
         "",
-        "| workload | numpy by hand | torch eager | reference | reference / torch "
-        "| reference / numpy |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| workload | numpy by hand | bare engine | torch eager | reference | reference / torch "
+        "| reference / numpy | bare / torch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for workload in WORKLOADS:
         side = _side(results, workload)
-        times = [_time(side["median_s"][lib]) for lib in ("numpy", "torch", "reference")]
-        ratios = [_spread(side["ratios"][f"reference/{lib}"]) for lib in ("torch", "numpy")]
+        libraries = ("numpy", "bare", "torch", "reference")
+        times = [_time(side["median_s"][lib]) for lib in libraries]
+        pairs = ("reference/torch", "reference/numpy", "bare/torch")
+        ratios = [_spread(side["ratios"][pair]) for pair in pairs]
         lines.append(f"| {workload} | {' | '.join(times)} | {' | '.join(ratios)} |")
-    lines += [""] + [f"- {w}: {DESCRIPTIONS[w]}" for w in WORKLOADS] + [""]
+    lines += [""] + [f"- {w}: {DESCRIPTIONS[w]}" for w in WORKLOADS]
+    lines += [
+        "- bare engine: `benchmarks/bare_engine.py`, the same maths with one node per op and "
+        "a reverse topological walk, and none of torch's semantics (grad modes, version "
+        "counters, hooks, broadcasting, dtypes, checks): the floor for any Python engine over "
+        "numpy.",
+        "",
+    ]
     return lines
 
 
@@ -361,8 +370,21 @@ def _profile_chain_2x2() -> str:
         tx.grad = None
         torch_forward().backward()
 
+    from benchmarks import bare_engine
+
+    bx = bare_engine.tensor(np.ones((2, 2), np.float32), requires_grad=True)
+
+    def bare_forward() -> Any:
+        y = bx + 2
+        return (y * y + 2).mean()
+
+    def bare_step() -> None:
+        bx.grad = None
+        bare_forward().backward()
+
     step_s, forward_s, numpy_s = _best(step), _best(forward), _best(numpy_calls)
     torch_step_s, torch_forward_s = _best(torch_step), _best(torch_forward)
+    bare_step_s, bare_forward_s = _best(bare_step), _best(bare_forward)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(20000):
@@ -380,8 +402,17 @@ def _profile_chain_2x2() -> str:
             f"| torch eager | {_time(torch_forward_s)} | {_time(torch_step_s - torch_forward_s)} "
             f"| {_time(torch_step_s)} |",
             f"| reference | {_time(forward_s)} | {_time(step_s - forward_s)} | {_time(step_s)} |",
+            f"| bare engine | {_time(bare_forward_s)} | {_time(bare_step_s - bare_forward_s)} "
+            f"| {_time(bare_step_s)} |",
             "",
-            f"The target allows {_time(budget)} for the whole step. Of a reference step, "
+            f"The target allows {_time(budget)} for the whole step. The bare engine "
+            "(`benchmarks/bare_engine.py`: the same numpy calls, a tensor and a node per op, a "
+            "reverse topological walk, and none of torch's semantics) takes "
+            f"{_time(bare_step_s)}, {bare_step_s / torch_step_s:.2f}× torch: the floor for a "
+            "Python engine over numpy. So 0.5× leaves reference "
+            f"{budget / bare_step_s - 1:.0%} above that floor for everything that makes it "
+            f"behave like torch; it is {step_s / bare_step_s - 1:.0%} above it. Of a reference "
+            "step, "
             f"{_time(numpy_s)} is numpy work any numpy engine makes (the same calls, timed "
             f"alone), which leaves {_time(budget - numpy_s)} of Python for four ops and five "
             f"backward nodes, about {_time((budget - numpy_s) / 9)} each; in the forward, "

@@ -1,10 +1,11 @@
-"""Forward plus backward of each workload on reference, torch (CPU eager) and numpy by hand.
+"""Forward plus backward of each workload on reference, torch (CPU eager), numpy by hand and
+the bare engine (``benchmarks/bare_engine.py``: the floor for a Python engine over numpy).
 
 Benchmarks, not timed tests: nothing fails on a slow machine. ``tox -e bench`` runs them on
 one thread and ``benchmarks/report.py`` turns the JSON into reports/bench.md.
 
 ``test_speed`` times each library alone (pytest-benchmark's statistics, for comparing runs).
-``test_side_by_side`` gives the ratios: the three libraries take turns, a few steps each per
+``test_side_by_side`` gives the ratios: the libraries take turns, a few steps each per
 round in a rotating order, and a ratio is the median of the per-round ratios, so load on a
 shared machine that slows a round slows all three alike. Each library's turn starts with an
 untimed step: after another library ran, the memory allocator has given pages back to the
@@ -32,6 +33,7 @@ ROUNDS = {"chain_2x2": 20000, "chain_1000x1000": 300, "mlp": 200}
 SIDE_BY_SIDE_ROUNDS = {"chain_2x2": 300, "chain_1000x1000": 80, "mlp": 50}
 BATCH = {"chain_2x2": 50, "chain_1000x1000": 4, "mlp": 3}  # timed steps per library per round
 MEASURED_MEMORY = ("numpy", "reference")
+RATIOS = (("reference", "torch"), ("reference", "numpy"), ("bare", "torch"), ("reference", "bare"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -85,10 +87,8 @@ def test_side_by_side(benchmark: Any, workload: str) -> None:
         workload=workload,
         median_s={library: statistics.median(values) for library, values in kept.items()},
         ratios={
-            f"reference/{other}": _quartiles(
-                [ours / theirs for ours, theirs in zip(kept["reference"], kept[other])]
-            )
-            for other in ("torch", "numpy")
+            f"{ours}/{theirs}": _quartiles([a / b for a, b in zip(kept[ours], kept[theirs])])
+            for ours, theirs in RATIOS
         },
     )
 

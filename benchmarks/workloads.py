@@ -1,4 +1,5 @@
-"""The engine benchmark's workloads, each on reference, torch (CPU eager) and numpy by hand.
+"""The engine benchmark's workloads, each on reference, torch (CPU eager), numpy by hand and
+the bare engine (``bare_engine.py``).
 
 ``make(workload, library)`` builds the inputs once and returns a ``Workload`` whose ``step()``
 is one forward plus backward, the part that is timed; ``reset()`` drops the gradients a step
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 WORKLOADS = ("chain_2x2", "chain_1000x1000", "mlp")
-LIBRARIES = ("numpy", "torch", "reference")
+LIBRARIES = ("numpy", "torch", "reference", "bare")
 DESCRIPTIONS = {
     "chain_2x2": "y = x + 2; z = (y * y + 2).mean(); z.backward() on a 2x2 float32 x",
     "chain_1000x1000": "the same chain on a 1000x1000 float32 x",
@@ -93,6 +94,10 @@ def _module(library: str) -> Any:
         import torch
 
         return torch
+    if library == "bare":
+        from benchmarks import bare_engine
+
+        return bare_engine
     raise ValueError(f"unknown library {library!r}; choose from {', '.join(LIBRARIES)}")
 
 
