@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _quiet
 from .function import AccumulateGrad, Function, Node
 from .grad_mode import state
 from .tensor import Tensor
@@ -51,72 +52,73 @@ def run(
 
     previous = state.grad_enabled
     state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph
+    silenced = _quiet.enter()  # torch computes inf and nan silently
     try:
-        with np.errstate(all="ignore"):  # torch computes inf and nan silently
-            while ready:
-                node = heapq.heappop(ready)[2]
-                grad = buffers.pop(node, None)
-                mine = node in owned
-                if needed is not None:
-                    runs = node in needed[0]
-                    if node in needed[1]:
-                        # torch captures a node it runs anyway before that node's tensor
-                        # hooks, and runs the hooks of a node it only captures at, first
-                        captured[node] = grad if runs else _hooked(node, grad)
-                        mine = False
-                    elif not runs and node is lone_root:
-                        _hooked(node, grad)  # torch visits a lone root even when not needed
-                    if not runs:
-                        continue
-                if grad is not None and node._hooks:
-                    grad = _run_hooks(node._hooks, grad)
-                    mine = False  # a hook may have kept the gradient it was shown
-                if node.__class__ is AccumulateGrad:
-                    if grad is not None:
-                        _accumulate(node.variable, grad, mine)
+        while ready:
+            node = heapq.heappop(ready)[2]
+            grad = buffers.pop(node, None)
+            mine = node in owned
+            if needed is not None:
+                runs = node in needed[0]
+                if node in needed[1]:
+                    # torch captures a node it runs anyway before that node's tensor
+                    # hooks, and runs the hooks of a node it only captures at, first
+                    captured[node] = grad if runs else _hooked(node, grad)
+                    mine = False
+                elif not runs and node is lone_root:
+                    _hooked(node, grad)  # torch visits a lone root even when not needed
+                if not runs:
                     continue
-                fn: Function = node  # type: ignore[assignment]  # all other nodes are
-                edges = fn._next
-                shared = False  # whether one array goes down two edges (Add's g, g)
-                if grad is None:
-                    outputs: Any = (None,) * len(edges)
+            if grad is not None and node._hooks:
+                grad = _run_hooks(node._hooks, grad)
+                mine = False  # a hook may have kept the gradient it was shown
+            if node.__class__ is AccumulateGrad:
+                if grad is not None:
+                    _accumulate(node.variable, grad, mine)
+                continue
+            fn: Function = node  # type: ignore[assignment]  # all other nodes are
+            edges = fn._next
+            shared = False  # whether one array goes down two edges (Add's g, g)
+            if grad is None:
+                outputs: Any = (None,) * len(edges)
+            else:
+                outputs = fn.backward(grad)
+                if len(edges) == 1:
+                    outputs = (outputs,)
+                elif len(edges) == 2:
+                    shared = outputs[0] is outputs[1] and None not in edges
+                    if shared and edges[0] is edges[1]:
+                        outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
                 else:
-                    outputs = fn.backward(grad)
-                    if len(edges) == 1:
-                        outputs = (outputs,)
-                    elif len(edges) == 2:
-                        shared = outputs[0] is outputs[1] and None not in edges
-                        if shared and edges[0] is edges[1]:
-                            outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
+                    shared = _shared(outputs, edges)
+                if not retain_graph:
+                    fn.release()
+            for i, child in enumerate(edges):
+                if child is None:
+                    continue
+                g = outputs[i]
+                if g is not None:
+                    shape, dtype = fn._meta[i]
+                    if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
+                        # a new array owns its memory, a view does not; the gradient
+                        # the node was given is the engine's only if it was before
+                        fresh = not shared and (mine if g is grad else g.flags.owndata)
                     else:
-                        shared = _shared(outputs, edges)
-                    if not retain_graph:
-                        fn.release()
-                for i, child in enumerate(edges):
-                    if child is None:
-                        continue
-                    g = outputs[i]
-                    if g is not None:
-                        shape, dtype = fn._meta[i]
-                        if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
-                            # a new array owns its memory, a view does not; the gradient
-                            # the node was given is the engine's only if it was before
-                            fresh = not shared and (mine if g is grad else g.flags.owndata)
-                        else:
-                            fitted = _fit(g, shape, dtype, node, i)
-                            fresh, g = fitted is not g, fitted
-                        previous_g = buffers.get(child)
-                        if previous_g is None:
-                            buffers[child] = g
-                            if fresh and g.__class__ is np.ndarray:
-                                owned.add(child)
-                        else:
-                            _add_into(buffers, owned, child, previous_g, g, fresh)
-                    remaining = dependencies[child] - 1
-                    dependencies[child] = remaining
-                    if remaining == 0:
-                        heapq.heappush(ready, (-child._seq, next(order), child))
+                        fitted = _fit(g, shape, dtype, node, i)
+                        fresh, g = fitted is not g, fitted
+                    previous_g = buffers.get(child)
+                    if previous_g is None:
+                        buffers[child] = g
+                        if fresh and g.__class__ is np.ndarray:
+                            owned.add(child)
+                    else:
+                        _add_into(buffers, owned, child, previous_g, g, fresh)
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
+                if remaining == 0:
+                    heapq.heappush(ready, (-child._seq, next(order), child))
     finally:
+        _quiet.leave(silenced)
         state.grad_enabled = previous
     if capture is None:
         return None

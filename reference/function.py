@@ -105,15 +105,21 @@ class Function(Node):
 
     def _record(self, inputs: tuple[Tensor, ...], result: Tensor) -> None:
         """Put this node in the graph: edges, the inputs' shapes and dtypes, saved tensors."""
-        edges, needs, meta = [], [], []
-        for t in inputs:
-            edge = t._node()
-            edges.append(edge)
-            # an input that requires grad may still have no edge (a view made under no_grad):
-            # as in torch, a gradient (and what it needs saved) is computed only along an edge
-            needs.append(edge is not None)
-            meta.append((t._data.shape, t._data.dtype))
-        self._next, self.needs_input_grad, self._meta = tuple(edges), tuple(needs), tuple(meta)
+        # an input that requires grad may still have no edge (a view made under no_grad):
+        # as in torch, a gradient (and what it needs saved) is computed only along an edge
+        if len(inputs) == 2:  # the usual arities spelled out: the hot path
+            a, b = inputs
+            edges: tuple[Node | None, ...] = (a._node(), b._node())
+            self._meta = ((a._data.shape, a._data.dtype), (b._data.shape, b._data.dtype))
+        elif len(inputs) == 1:
+            a = inputs[0]
+            edges = (a._node(),)
+            self._meta = ((a._data.shape, a._data.dtype),)
+        else:
+            edges = tuple(t._node() for t in inputs)
+            self._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
+        self._next = edges
+        self.needs_input_grad = tuple([edge is not None for edge in edges])
         self._seq = next(_sequence)
         self._hooks = None
         self._released = False
@@ -142,7 +148,7 @@ class Function(Node):
             tensor._data,
             tensor._vc,  # the counter, and its value now: a later edit is caught at backward
             tensor._vc[0],
-            tensor.grad_fn is not None,  # to catch a detach_() of the tensor since
+            tensor._grad_fn is not None,  # to catch a detach_() of the tensor since
         )
         if self._saved is None:
             self._saved = [entry]

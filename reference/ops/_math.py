@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .._quiet import Quiet
+
 
 def is_array(x: Any) -> bool:
     """An array (or the scalar numpy makes of 0-d arithmetic), as opposed to a tensor."""
@@ -17,9 +19,9 @@ def raw(x: Any) -> np.ndarray:
     return x if is_array(x) else x._data
 
 
-def quiet() -> np.errstate:
+def quiet() -> Quiet:
     """Silence numpy's floating-point warnings: torch makes inf and nan without a word."""
-    return np.errstate(all="ignore")
+    return Quiet()
 
 
 def zeros_like(g: Any) -> Any:
