@@ -70,15 +70,22 @@ def backward(
     create_graph: bool = False,
     inputs: Any = None,
 ) -> None:
-    """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf they depend on."""
-    if inputs is not None:
-        raise NotImplementedError("reference does not implement backward(inputs=...)")
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf they depend on,
+    or, given ``inputs``, of those tensors only (leaves or not)."""
+    if inputs is not None and not _as_list(inputs):
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     outputs = _as_list(tensors)
     nodes, grads = _roots(outputs, _as_list(grad_tensors), create_graph)
+    only = None
+    if inputs is not None:
+        only = []
+        for t in _as_list(inputs):
+            t.retain_grad()  # as torch does: a non-leaf input keeps its .grad from now on
+            only.append(t._node())  # None for one that has no node: it is never reached
     if create_graph:
         warnings.warn(CREATE_GRAPH_WARNING, UserWarning, stacklevel=3)
     keep = create_graph if retain_graph is None else retain_graph
-    engine.run(nodes, grads, keep, create_graph)
+    engine.run(nodes, grads, keep, create_graph, only=only)
 
 
 def grad(

@@ -26,14 +26,21 @@ def run(
     retain_graph: bool,
     create_graph: bool,
     capture: Sequence[Node] | None = None,
+    only: Sequence[Node | None] | None = None,
 ) -> list[Any] | None:
     """Propagate ``grads`` from ``roots``.
 
     With ``capture`` (``autograd.grad``), return the gradient arriving at each of those
-    nodes and touch no ``.grad``; only nodes that lead to a captured one are run.
+    nodes and touch no ``.grad``; only nodes that lead to a captured one are run. With
+    ``only`` (``backward(inputs=...)``), run just those nodes and the ones that lead to them.
     """
     dependencies = _dependencies(roots)
-    needed = _leading_to(capture, set(dependencies)) if capture is not None else None
+    needed: tuple[set[Node], set[Node]] | None = None
+    if capture is not None:
+        needed = _leading_to(capture, set(dependencies))
+    elif only is not None:
+        below, targets = _leading_to(only, set(dependencies))
+        needed = (below | targets, set())
     lone_root = roots[0] if len(roots) == 1 else None
     captured: dict[Node, Any] = {}
 
@@ -187,7 +194,7 @@ def _fits_into(target: np.ndarray, g: np.ndarray) -> bool:
     return target.shape == g.shape and target.dtype == g.dtype
 
 
-def _leading_to(targets: Sequence[Node], graph: set[Node]) -> tuple[set[Node], set[Node]]:
+def _leading_to(targets: Sequence[Node | None], graph: set[Node]) -> tuple[set[Node], set[Node]]:
     """(nodes to run, nodes to capture at): a node runs if a capture target is below it."""
     target_set = {t for t in targets if t is not None}
     memo: dict[Node, bool] = {}

@@ -18,7 +18,7 @@ from .dtypes import dtype as DType
 from .function import AccumulateGrad, Node
 from .grad_mode import state
 from .ops import shape as shape_ops
-from .tensor_ops import VIEW_EDITED, TensorOps, _move_retain_grad
+from .tensor_ops import MODE_VIEWS, TensorOps, _move_retain_grad, view_mode_error
 
 NON_LEAF_GRAD = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -157,8 +157,8 @@ class Tensor(TensorOps):
         assert base is not None
         if self._grad_fn is None and not base._rg:
             return None  # a constant of a constant: nothing to re-derive, yet
-        if self._is_view in VIEW_EDITED:
-            raise RuntimeError(VIEW_EDITED[self._is_view])
+        if self._is_view in MODE_VIEWS:
+            raise RuntimeError(view_mode_error(self, indirect=True))
         old = self._grad_fn
         shape_ops.AsStrided.rebase(base, self)
         self._view_at = self._vc[0]

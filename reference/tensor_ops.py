@@ -6,6 +6,7 @@ here is choosing the op and the result dtype the way torch does.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -195,8 +196,8 @@ class TensorOps:
             and not state.inference
             and (self.requires_grad or any(t.requires_grad for t in operands))
         )
-        if record and self._is_view in VIEW_CREATED_IN:
-            raise RuntimeError(VIEW_CREATED_IN[self._is_view])
+        if record and self._is_view in MODE_VIEWS:
+            raise RuntimeError(view_mode_error(self, indirect=False))
         if record and self._base is not None and self.requires_grad and self._base.is_leaf:
             raise RuntimeError(VIEW_OF_LEAF_INPLACE)
         if record and self.grad_fn is None and self._rg:
@@ -413,32 +414,38 @@ LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place 
 VIEW_OF_LEAF_INPLACE = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
-VIEW_CREATED_IN = {
-    "no_grad": (
-        "A view was created in no_grad mode and is being modified inplace with grad mode "
-        "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
-        "can clarify your code by moving both the view and the inplace either both inside the "
-        "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
-        "want the inplace to be tracked)."
-    ),
-    "inference": (
-        "A view was created in inference mode and is being modified inplace in normal mode. "
-        "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
-        "your code by moving both the view and the inplace either both inside the inference_mode "
-        "block (if you don't want the inplace to be tracked) or both outside (if you want the "
-        "inplace to be tracked)."
-    ),
-}
 
 
-# when the view's base (or another view of it) was edited instead of the view itself
-VIEW_EDITED = {
-    mode: message.replace(
-        "is being modified inplace",
-        "its base or another view of its base has been modified inplace",
+def view_mode_error(view: Any, indirect: bool) -> str:
+    """torch's refusal to edit (or, ``indirect``, to re-derive after an edit of its memory) a
+    view made under no_grad or in inference mode, or a view of such a view, which inherits
+    the mode; it names the view's node when the view has one."""
+    fn = view._grad_fn
+    if fn is None:
+        prefix = "A view was created in"
+    else:
+        name = re.sub(r"Backward0$|Backward(?=\d+$)", "", fn.name())
+        prefix = f"Output 0 of {name} is a view of a view which was created in"
+    modified = "its base or another view of its base has been" if indirect else "is being"
+    if view._is_view == "inference":
+        mode, block = (
+            f"inference mode and {modified} modified inplace in normal mode",
+            "inference_mode",
+        )
+    else:
+        mode, block = (
+            f"no_grad mode and {modified} modified inplace with grad mode enabled",
+            "no_grad",
+        )
+    return (
+        f"{prefix} {mode}. Given that this use case is ambiguous and error-prone, it is "
+        "forbidden. You can clarify your code by moving both the view and the inplace either "
+        f"both inside the {block} block (if you don't want the inplace to be tracked) or both "
+        "outside (if you want the inplace to be tracked)."
     )
-    for mode, message in VIEW_CREATED_IN.items()
-}
+
+
+MODE_VIEWS = ("no_grad", "inference")  # Tensor._is_view of views made, or inheriting, a mode
 
 
 def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
@@ -483,10 +490,14 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
         return result  # an inference tensor has no autograd state: its views are no views
     result._base = root
     result._view_at = root._vc[0]
-    if state.grad_enabled and not state.inference:  # recorded (see Function.apply)
-        result._is_view = True
+    # True when recorded (see Function.apply), else the mode it was made in; a view of a
+    # view made in a mode inherits that mode, inference mode winning, as in torch
+    if state.grad_enabled and not state.inference:
+        mode: bool | str = base._is_view if base._is_view in MODE_VIEWS else True
     else:
-        result._is_view = "inference" if state.inference else "no_grad"
+        mode = "inference" if state.inference else "no_grad"
+        mode = "inference" if base._is_view == "inference" else mode
+    result._is_view = mode
     return result
 
 

@@ -17,7 +17,6 @@ Left out of generation, by design:
 - ``.T`` on tensors that are not 2-D: torch's deprecation warning is emitted once per process,
   so it cannot be compared example by example (``test_T_warns_once`` checks it apart);
 - ``matmul`` above 2-D (reference implements 1-D and 2-D only);
-- ``backward(inputs=...)``, which reference does not implement;
 - hooks and retain_grad on a non-leaf after ``detach_()`` made it a leaf: torch shares the
   tensor's hook dict between its old node and its new accumulator, so a hook registered
   later also runs on the old graph; reference carries over only the hooks registered before.
@@ -854,6 +853,12 @@ class Builder:
         if a.numel != 1 or self.draw(st.integers(0, 4)) == 0:
             gradient = f"torch.ones({a.name}.shape, dtype={a.name}.dtype)"
         retain = self.retain()
+        if self.draw(st.integers(0, 3)) == 0:  # now and then, only some inputs' .grad
+            try:
+                chosen = [self.pick(lambda m: m.rg and not m.detached) for _ in range(2)]
+                retain += f", inputs=[{', '.join(m.name for m in chosen)}]"
+            except Skip:
+                pass
         if self.draw(st.booleans()):
             args = f"gradient={gradient}" if gradient else ""
             self.effect(f"{a.name}.backward({args}{retain if args else retain[2:]})")
