@@ -27,6 +27,17 @@ def _as_list(x: Any) -> list[Any]:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _gradients(x: Any) -> list[Any]:
+    """``grad_tensors``/``grad_outputs`` as a list: None, a tensor, or a sequence of them."""
+    if x is None:
+        return []
+    if isinstance(x, Tensor):
+        return [x]
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"'{type(x).__name__}' object is not iterable")
+    return list(x)
+
+
 def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -> tuple:
     """Each output's node and its starting gradient, checked as torch checks them."""
     if grad_outputs and len(grad_outputs) != len(outputs):
@@ -41,8 +52,10 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
             if out._data.size == 1:  # np.ones_like costs microseconds; one element
                 grad = np.array(1, out._data.dtype).reshape(out._data.shape)
         else:
-            if isinstance(given, (int, float)):
-                given = Tensor(np.full_like(out._data, given))
+            if not isinstance(given, Tensor):
+                raise TypeError(
+                    f"gradients can be either Tensors or None, but got {type(given).__name__}"
+                )
             if given.shape != out.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {given.shape} and "
@@ -75,7 +88,7 @@ def backward(
     if inputs is not None and not _as_list(inputs):
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     outputs = _as_list(tensors)
-    nodes, grads = _roots(outputs, _as_list(grad_tensors), create_graph)
+    nodes, grads = _roots(outputs, _gradients(grad_tensors), create_graph)
     only = None
     if inputs is not None:
         only = []
@@ -99,10 +112,10 @@ def grad(
     """The gradients of ``outputs`` with respect to ``inputs``, leaving ``.grad`` alone."""
     outs = _as_list(outputs)
     ins = _as_list(inputs)
+    nodes, grads = _roots(outs, _gradients(grad_outputs), create_graph)  # torch: outputs first
     for t in ins:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    nodes, grads = _roots(outs, _as_list(grad_outputs), create_graph)
     targets: list[Node] = [
         t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in ins
     ]

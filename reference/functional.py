@@ -137,7 +137,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             )
         return linalg.Mv.apply(a, b)
     if ranks == (1, 2):  # torch squeezes the product in place: the result is not a view
-        return shape.Squeeze.apply(matmul(a.unsqueeze(0), b), 0)
+        return shape.SqueezeInPlace.apply(matmul(a.unsqueeze(0), b), 0)
     if ranks == (2, 2):
         _same_dtype(a, b, "expected m1 and m2 to have the same dtype, but got: {a_} != {b_}")
         if sa[1] != sb[0]:

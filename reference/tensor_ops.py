@@ -17,6 +17,7 @@ from .grad_mode import state
 from .ops import arithmetic as ar
 from .ops import reduction, unary
 from .ops import shape as shape_ops
+from .ops._math import dense
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -69,8 +70,8 @@ def _like(data: np.ndarray, layout: np.ndarray) -> np.ndarray:
     """``data`` laid out in memory like ``layout``: torch's elementwise ops follow their first
     operand's layout (numpy picks C order when its operands' layouts differ), and whether a
     later ``view`` works depends on it."""
-    if data.strides == layout.strides:
-        return data
+    if data.strides == layout.strides or not dense(layout):
+        return data  # torch lays out the result of a non-dense (say expanded) input row-major
     out = np.empty_like(layout, dtype=data.dtype)
     out[...] = data
     return out
@@ -200,7 +201,9 @@ class TensorOps:
             raise RuntimeError(view_mode_error(self, indirect=False))
         if record and self._base is not None and self.requires_grad and self._base.is_leaf:
             raise RuntimeError(VIEW_OF_LEAF_INPLACE)
-        if record and self.grad_fn is None and self._rg:
+        # torch asks the history as last set: a view of a constant whose base has gained a
+        # history since is a leaf that requires grad until its grad_fn is next read
+        if record and self._grad_fn is None and self.requires_grad:
             raise RuntimeError(LEAF_INPLACE)
         if op is not unary.Zero:  # torch's kernels refuse writes whose result is ambiguous
             _check_overlap(self._data, operands[0]._data)
@@ -306,7 +309,9 @@ class TensorOps:
     def unsqueeze(self, dim: int) -> Tensor:
         return _view_of(self, shape_ops.Unsqueeze.apply(self, dim))
 
-    def squeeze(self, dim: int) -> Tensor:
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        if dim is None:
+            return _view_of(self, shape_ops.SqueezeAll.apply(self))
         return _view_of(self, shape_ops.Squeeze.apply(self, dim))
 
     def clone(self) -> Tensor:
@@ -327,25 +332,14 @@ class TensorOps:
         return _index(self, key)
 
 
-def _dense(a: np.ndarray) -> bool:
-    """Whether ``a``'s elements fill a block of memory, each once (torch's
-    ``is_non_overlapping_and_dense``)."""
-    expected = a.itemsize
-    for stride, size in sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n != 1):
-        if stride != expected:
-            return False
-        expected *= size
-    return True
-
-
 def _check_overlap(out: np.ndarray, other: np.ndarray) -> None:
     """torch's memory-overlap checks for an in-place op writing ``out`` from ``other``."""
-    if not _dense(out) and any(st == 0 and n > 1 for n, st in zip(out.shape, out.strides)):
+    if not dense(out) and any(st == 0 and n > 1 for n, st in zip(out.shape, out.strides)):
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
         )
-    if out.size == 0 or other.size == 0 or not (_dense(out) and _dense(other)):
+    if out.size == 0 or other.size == 0 or not (dense(out) and dense(other)):
         return  # torch does not look further either
     begin, other_begin = out.ctypes.data, other.ctypes.data
     end, other_end = begin + out.nbytes, other_begin + other.nbytes

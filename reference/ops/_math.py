@@ -24,6 +24,17 @@ def quiet() -> Quiet:
     return Quiet()
 
 
+def dense(a: np.ndarray) -> bool:
+    """Whether ``a``'s elements fill a block of memory, each once (torch's
+    ``is_non_overlapping_and_dense``)."""
+    expected = a.itemsize
+    for stride, size in sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
 def zeros_like(g: Any) -> Any:
     """A zero gradient that is a constant, for an array or a tensor alike."""
     if is_array(g):

@@ -102,11 +102,28 @@ class Unsqueeze(Function):
 
 
 class Squeeze(Unsqueeze):
-    node_name = "SqueezeBackward4"
+    node_name = "SqueezeBackward1"
 
     def forward(self, a: np.ndarray, dim: int) -> np.ndarray:
         self.shape = a.shape
         return a.squeeze(dim) if a.shape[dim] == 1 else a[...]
+
+
+class SqueezeInPlace(Squeeze):
+    """What matmul of a vector and a matrix records when it drops the vector's dimension
+    (torch squeezes its result in place: ``squeeze_(dim)``)."""
+
+    node_name = "SqueezeBackward4"
+
+
+class SqueezeAll(Unsqueeze):
+    """``squeeze()``: drops every dimension of size 1."""
+
+    node_name = "SqueezeBackward0"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        self.shape = a.shape
+        return a.squeeze()
 
 
 class Index(Function):
@@ -157,18 +174,33 @@ def _addresses(a: np.ndarray) -> np.ndarray:
 
 def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
     """For each element of ``view``, the flat (row-major) index of the ``base`` element it
-    shares memory with: the view's geometry relative to its base, whatever views made it."""
+    shares memory with: the view's geometry relative to its base, whatever views made it.
+
+    When they no longer share memory (``.data`` was replaced on one of them), torch still
+    reads the view's sizes, strides and storage offset against the base's storage; so do we,
+    taking the offset within the buffer the view's memory belongs to."""
     where = _addresses(base).ravel()
     order = np.argsort(where, kind="stable")
     wanted = _addresses(view)
-    try:
-        index = order[np.searchsorted(where[order], wanted)]
-        shared = np.array_equal(where[index], wanted)
-    except IndexError:
-        shared = False
-    if not shared:
-        raise RuntimeError("reference: a view no longer shares memory with its base")
-    return index
+    index = order[np.searchsorted(where[order], wanted).clip(0, max(where.size - 1, 0))]
+    if where.size and np.array_equal(where[index], wanted):
+        return index
+    owner = view
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    start = (view.ctypes.data - owner.ctypes.data) // view.itemsize
+    index = start + sum(
+        (np.arange(n) * (st // view.itemsize)).reshape((n,) + (1,) * (view.ndim - axis - 1))
+        for axis, (n, st) in enumerate(zip(view.shape, view.strides))
+    )
+    index = np.broadcast_to(index, view.shape)
+    if index.size and (index.min() < 0 or index.max() >= base.size):
+        raise RuntimeError(
+            f"setStorage: sizes {list(view.shape)}, strides "
+            f"{[st // view.itemsize for st in view.strides]}, storage offset {start} "
+            f"are out of bounds for storage of size {base.size}"
+        )
+    return np.array(index)
 
 
 class AsStrided(Function):
@@ -251,6 +283,12 @@ class CopySlices(Function):
         if self._released:  # torch drops the wrapped node after a backward without retain_graph
             raise RuntimeError(SECOND_BACKWARD)
         fn, where = self.fn, self.where
+        if np.unique(where).size < where.size:  # an expanded view was written in place
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the "
+                "operation."
+            )
         if is_array(g):
             result = np.array(g, copy=True)  # a fresh, writable buffer of the base's shape
             flat = result.reshape(-1)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..function import Function
-from ._math import is_array, quiet, zeros_like
+from ._math import dense, is_array, quiet, zeros_like
 
 
 class Neg(Function):
@@ -146,7 +146,7 @@ class Clone(Function):
     node_name = "CloneBackward0"
 
     def forward(self, a: np.ndarray, order: Literal["K", "C"] = "K") -> np.ndarray:
-        return a.copy(order=order)
+        return a.copy(order=order if dense(a) else "C")  # an expanded input: row-major
 
     def backward(self, g: Any) -> Any:
         return g

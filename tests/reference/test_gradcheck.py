@@ -136,6 +136,7 @@ OPS = [
     Op("expand", lambda a: a.expand(2, 3), (ROW,)),
     Op("unsqueeze", lambda a: a.unsqueeze(1), (M23,)),
     Op("squeeze", lambda a: a.squeeze(0), (ROW,)),
+    Op("squeeze all", lambda a: a.squeeze(), ((1, 3, 1),)),
     # indexing
     Op("select", lambda a: a[1], (M23,)),
     Op("select column", lambda a: a[:, -1], (M23,)),
