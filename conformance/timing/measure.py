@@ -43,9 +43,10 @@ def interleaved(
     With a `budget_s`, timing stops before `rounds` only when three things hold at the end of
     a full rotation of the order (so every block of rounds that ratios are taken over is
     whole): the timed rounds have taken `budget_s` of wall time (harness included), they
-    number at least `min_rounds`, and the measurement is already precise: each backend's ratio
-    to the first backend (with one backend, its median) has a 95% bootstrap interval within
-    `precision` of it either way. A noisy measurement runs every round."""
+    number at least `min_rounds`, and the measurement is already precise: every backend's ratio
+    to every other (whichever one the gate later takes ratios against; with one backend, its
+    median) has a 95% bootstrap interval within `precision` of it either way. A noisy
+    measurement runs every round."""
     samples: dict[str, list[float]] = {backend.name: [] for backend in backends}
     notes: dict[str, str] = {}
     active = list(backends)
@@ -86,8 +87,8 @@ def interleaved(
 
 
 def _precise(key: str, samples: list[list[float]], period: int, precision: float) -> bool:
-    """Whether each list's ratio to the first, by blocks of `period` rounds as reports take
-    it (a single list: its median), has a 95% bootstrap interval within `precision` of it."""
+    """Whether each list's ratio to each other list, by blocks of `period` rounds as reports
+    take it (a single list: its median), has a 95% bootstrap interval within `precision`."""
     if not samples or not samples[0]:
         return False
     if len(samples) == 1:
@@ -96,9 +97,9 @@ def _precise(key: str, samples: list[list[float]], period: int, precision: float
         medians = row_medians(values[rng.integers(0, len(values), size=(RESAMPLES, len(values)))])
         low, high = np.quantile(medians, [0.025, 0.975])
         return bool(high - low <= 2 * precision * np.median(values))
-    pivot = tuple(samples[0])
-    for other in samples[1:]:
-        interval = Paired(tuple(other), pivot, period).ratio_interval(0.95, key=key)
-        if interval.high - interval.low > 2 * precision * interval.value:
-            return False
+    for i, pivot in enumerate(samples):
+        for other in samples[i + 1 :]:
+            interval = Paired(tuple(other), tuple(pivot), period).ratio_interval(0.95, key=key)
+            if interval.high - interval.low > 2 * precision * interval.value:
+                return False
     return True

@@ -139,3 +139,29 @@ def test_only_bench_scenarios_have_a_budget() -> None:
     assert TimingOptions(repeat=30, bench_min_repeat=20).budget(bench) == (0.1, 30)
     # no budget: every bench round
     assert TimingOptions(bench_budget_s=0).budget(bench) == (None, 50)
+
+
+def test_precision_is_asked_of_every_pair_of_backends_not_only_against_the_first() -> None:
+    """b and c each track a within the precision, yet b/c (the pair a gate with c as its
+    timing baseline reads) swings twice as much: the measurement is not yet precise."""
+    import numpy as np
+
+    from conformance.timing.stats import Paired
+
+    rng = np.random.default_rng(1)
+    a = rng.uniform(1.0, 2.0, size=40)
+    wobble = rng.uniform(-0.05, 0.05, size=40)
+    b, c = a * (1 + wobble), a * (1 - wobble)
+
+    def half_width(x: np.ndarray, y: np.ndarray) -> float:
+        interval = Paired(tuple(x), tuple(y), 3).ratio_interval(0.95, key="k")
+        return (interval.high - interval.low) / 2 / interval.value
+
+    against_a = max(half_width(b, a), half_width(c, a))
+    between = half_width(b, c)
+    assert against_a < between  # the construction does what it says
+    precision = (against_a + between) / 2
+    samples = [list(a), list(b), list(c)]
+    assert measure._precise("k", samples[:2], 3, precision)
+    assert measure._precise("k", [samples[0], samples[2]], 3, precision)
+    assert not measure._precise("k", samples, 3, precision)
