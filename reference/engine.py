@@ -54,8 +54,12 @@ def run(
     # Ties (leaves, which all run first) go in the order they became ready, as in torch's
     # queue for two of them; its order for more depends on its heap's layout.
     order = itertools.count()
-    ready = [(-r._seq, next(order), r) for r in buffers if dependencies[r] == 0]
-    heapq.heapify(ready)
+    ready = []
+    for r in buffers:
+        if dependencies[r] == 0:
+            ready.append((-r._seq, next(order), r))
+    if len(ready) > 1:
+        heapq.heapify(ready)
 
     previous = state.grad_enabled
     state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph

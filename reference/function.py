@@ -109,17 +109,19 @@ class Function(Node):
         # as in torch, a gradient (and what it needs saved) is computed only along an edge
         if len(inputs) == 2:  # the usual arities spelled out: the hot path
             a, b = inputs
-            edges: tuple[Node | None, ...] = (a._node(), b._node())
-            self._meta = ((a._data.shape, a._data.dtype), (b._data.shape, b._data.dtype))
+            ea, eb = a._node(), b._node()
+            self._next, self.needs_input_grad = (ea, eb), (ea is not None, eb is not None)
+            da, db = a._data, b._data
+            self._meta = ((da.shape, da.dtype), (db.shape, db.dtype))
         elif len(inputs) == 1:
-            a = inputs[0]
-            edges = (a._node(),)
-            self._meta = ((a._data.shape, a._data.dtype),)
+            ea = inputs[0]._node()
+            self._next, self.needs_input_grad = (ea,), (ea is not None,)
+            da = inputs[0]._data
+            self._meta = ((da.shape, da.dtype),)
         else:
-            edges = tuple(t._node() for t in inputs)
+            self._next = tuple(t._node() for t in inputs)
+            self.needs_input_grad = tuple(edge is not None for edge in self._next)
             self._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
-        self._next = edges
-        self.needs_input_grad = tuple([edge is not None for edge in edges])
         self._seq = next(_sequence)
         self._hooks = None
         self._released = False
