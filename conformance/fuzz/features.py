@@ -19,6 +19,10 @@ FEATURES = {
     "of views and detached aliases, in and out of grad mode",
     "copy_slices": "in-place ops recorded through a view (torch's CopySlices): the view or "
     "the operand requires grad, grad mode on",
+    "nograd_views": "views made under no_grad of tensors that require grad (and views of "
+    "them), edited in and out of grad mode, and used after their memory was edited",
+    "backward_inputs": "backward(inputs=...) and autograd.backward(..., inputs=...) on "
+    "leaves and non-leaves",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
 }
 ALL_FEATURES = frozenset(FEATURES)
@@ -60,6 +64,19 @@ _GROUPS = {
     "inplace": "inplace",
     "copy_slices": "copy_slices",
     "modified_saved": "inplace",
+    "nograd_view": "nograd_views",
+    "nograd_view:of_view": "nograd_views",
+    "nograd_view:edited": "nograd_views",
+    "error:inplace_nograd_view": "nograd_views",
+    "error:nograd_view_rebased": "nograd_views",
+    "inplace:temp_view": "inplace",
+    "backward(inputs)": "backward_inputs",
+    "autograd.backward": "backward_inputs",
+    "inputs:leaf": "backward_inputs",
+    "inputs:nonleaf": "backward_inputs",
+    "inputs:unreached": "backward_inputs",
+    "error:empty_inputs": "backward_inputs",
+    "error:inputs_no_grad": "backward_inputs",
     "float64": "dtypes",
     "int64": "dtypes",
 }

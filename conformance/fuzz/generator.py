@@ -69,6 +69,7 @@ class _Builder:
     steps: list[Step] = field(default_factory=list)
     touched: list[str] = field(default_factory=list)  # names the last in-place edit changed
     edited: dict[str, None] = field(default_factory=dict)  # names any edit changed, in order
+    hidden: set[str] = field(default_factory=set)  # the model's names for inline views
 
     def has(self, feature: str) -> bool:
         return feature in self.config.features
@@ -90,6 +91,8 @@ class _Builder:
             found.append(self.view)
         if self.has("grad_mode"):
             found.append(self.grad_mode)
+            if self.has("views") and self.has("nograd_views"):
+                found.append(self.nograd_view)
         if self.has("retain_graph") and self.state.roots:
             found.append(self.backward_again)
         if self.has("zero_grad") and self.state.grads:
@@ -193,6 +196,7 @@ class _Builder:
             strides=op.strides,
             view_of=view_of,
             exact=op.exact,
+            frees=op.frees,
         )
         return Statement(f"{name} = {op.source}", op.labels, _stand_ins(name, op.shape, op.dtype))
 
@@ -291,8 +295,9 @@ class _Builder:
         op = ops.reduction(name, value, kind, dims, keepdim, self.flip())
         return self.bind(op, [value]) if op is not None else None
 
-    def view(self) -> Statement | None:
-        name = self.pick_tensor()
+    def view(self, requiring_grad: bool = False) -> Statement | None:
+        name = self.pick_tensor(lambda v: v.requires_grad) if requiring_grad else None
+        name = name or self.pick_tensor()
         if name is None:
             return None
         value = self.state.values[name]
@@ -300,7 +305,46 @@ class _Builder:
         if not choices:
             return None
         op = self.choose(choices)
-        return self.bind(op, [value], view_of=name if op.view else None)
+        step = self.bind(op, [value], view_of=name if op.view else None)
+        made = self.state.values[next(reversed(self.state.values))]
+        if made.nograd and op.view:
+            label = "nograd_view" if not self.state.grad_enabled else "nograd_view:of_view"
+            step = replace(step, ops=(*step.ops, label))
+        return step
+
+    def temporary_view(self, target: str) -> tuple[str, list[str]] | None:
+        """A view of `target` written inline and edited at once (`b[0].mul_(2)`,
+        `b.view(-1)[2:].add_(t)`): bound in the model under hidden names for the edit only.
+        Only views torch surely makes (a `reshape` of unknown strides may copy)."""
+        state = self.state
+        made: list[str] = []
+        source = target
+        for _ in range(1 if self.between(0, 2) else 2):
+            of = made[-1] if made else target
+            value = state.values[of]
+            choices = [
+                c
+                for c in ops.view_choices(source, value)
+                if c.view and (value.exact or c.labels[0] != "reshape")
+            ]
+            if not choices:
+                break
+            op = self.choose(choices)
+            name = state.name("t")
+            self.hidden.add(name)
+            state.result(
+                name,
+                [value],
+                op.shape,
+                op.dtype,
+                op.bound,
+                strides=op.strides,
+                view_of=of,
+                exact=op.exact,
+            )
+            made.append(name)
+            source = op.source
+        return (source, made) if made else None
 
     # --- grad mode --------------------------------------------------------------------------
 
@@ -329,10 +373,34 @@ class _Builder:
         body = "\n".join(f"    {line}" for line in lines)
         return Statement(f"with {mode}:\n{body}", tuple(labels))
 
+    def nograd_view(self) -> Statement | None:
+        """`with no_grad():` around a view of a tensor that requires grad, and maybe one more
+        action: the view requires grad through its base but has no history."""
+        mode = self.one(["no_grad()", "set_grad_enabled(False)"])
+        before = self.state.grad_enabled
+        self.state.grad_enabled = False
+        try:
+            made = self.view(requiring_grad=True)
+            if made is None:
+                return None
+            lines, labels = [made.source], [mode.split("(")[0] if "False" not in mode else mode]
+            labels += made.ops
+            if self.flip():
+                inner = self.one(self.block_actions())()
+                if isinstance(inner, Statement):
+                    lines.extend(inner.source.splitlines())
+                    labels.extend(inner.ops)
+        finally:
+            self.state.grad_enabled = before
+        body = "\n".join(f"    {line}" for line in lines)
+        return Statement(f"with {mode}:\n{body}", tuple(labels))
+
     def block_actions(self) -> list[Callable[[], Step | None]]:
         found: list[Callable[[], Step | None]] = [self.unary, self.scalar, self.binary]
         if self.has("inplace") and self.can("inplace"):
             found += [functools.partial(self.inplace, quiet=True)] * 2
+        if self.has("views") and self.has("nograd_views"):
+            found.append(self.view)  # under no_grad: torch's NO_GRAD_MODE views
         return found
 
     # --- in-place edits ---------------------------------------------------------------------
@@ -360,9 +428,29 @@ class _Builder:
         else:
             names = state.tensors()
         names = [n for n in names if editable(n)] or [n for n in state.tensors() if editable(n)]
+        if misuse and self.flip():  # editing a no_grad view under grad mode, if there is one
+            names = [n for n in names if state.values[n].nograd] or names
         target = self.pick(names if self.flip() else names[-2:])
         if target is None:
             return None
+        temporary = None
+        if self.has("views") and self.between(0, 3) == 0:
+            temporary = self.temporary_view(target)
+        if temporary is None:
+            return self.edit_through(target, target, misuse, quiet)
+        source, made = temporary
+        try:
+            return self.edit_through(made[-1], source, misuse, quiet, temporary=True)
+        finally:
+            for name in made:
+                del state.values[name]
+
+    def edit_through(
+        self, target: str, written: str, misuse: bool, quiet: bool, temporary: bool = False
+    ) -> Statement | None:
+        """The edit of `inplace` on `target`, written `written` (an inline view when
+        `temporary`: the model's hidden name for it is never shown)."""
+        state = self.state
         value = state.values[target]
         operand: Value | None = None
         scalar: float | int | None = None
@@ -382,6 +470,8 @@ class _Builder:
         edit = state.classify(target, operand)
         if edit.error is not None and (quiet or not self.has("errors")):
             return None
+        if temporary and (edit.error is not None) != misuse:
+            return None
         if edit.recorded and edit.through_view and not self.has("copy_slices"):
             return None
         if (edit.aliased or edit.saved) and not self.can("version_counter"):
@@ -392,15 +482,21 @@ class _Builder:
         if not choices:
             return None
         choice = self.one(choices)
-        augmented = self.flip()
-        source = choice.source(target, operand_source, augmented)
+        augmented = not temporary and self.flip()  # `b[0] += 1` would be a __setitem__
+        source = choice.source(written, operand_source, augmented)
         labels = [f"{choice.op}_", "augmented" if augmented else "inplace"]
         labels += self.edit_labels(target, value, edit, operand)
+        if temporary:
+            labels.append("inplace:temp_view")
         if edit.error is not None:
             labels.append(edit.error)
         else:
-            aliases = state.aliases(target)
+            poisoned = {n for n in state.aliases(target) if state.values[n].nograd}
+            poisoned -= {n for n in poisoned if state.values[n].view_edited} | self.hidden
+            aliases = [n for n in state.aliases(target) if n not in self.hidden]
             state.edit(target, operand, operand_name, choice.bound, choice.saves)
+            if poisoned:
+                labels.append("nograd_view:edited")
             self.touched = aliases
             self.edited.update(dict.fromkeys(aliases))
         return Statement(source, tuple(labels))
@@ -425,7 +521,7 @@ class _Builder:
                         return False
                 return mixed or value.is_float or not v.is_float
 
-            name = self.pick(state.tensors(fits))
+            name = self.pick([n for n in state.tensors(fits) if n not in self.hidden])
             if name is None:
                 return "", None, None
             return name, state.values[name], name
@@ -469,23 +565,68 @@ class _Builder:
 
     def backward(self, root_name: str | None = None) -> Statement | None:
         if root_name is None:
-            root_name = self.pick_tensor(lambda v: v.requires_grad)
+            root_name = self.pick_tensor(_rootable)
         if root_name is None:
             return None
         root = self.state.values[root_name]
         retain = self.has("retain_graph") and self.flip()
-        call, labels = ops.backward_call(root_name, root, self.between(0, 3), retain, self.flip())
-        if not self.state.backward_fails(root):
-            self.state.backward(root_name, root, retain)
-        elif root.nodes & self.state.stale:
+        inputs: list[str] | None = None
+        rendered = None
+        kinds: list[str] = []
+        if self.has("backward_inputs") and self.between(0, 2) == 0:
+            inputs, kinds = self.backward_inputs(root)
+            if inputs:
+                rendered = (
+                    inputs[0] if len(inputs) == 1 and self.flip() else "[" + ", ".join(inputs) + "]"
+                )
+            else:
+                inputs = None
+        function_form = self.can("autograd_grad") and self.between(0, 3) == 0
+        call, labels = ops.backward_call(
+            root_name, root, self.between(0, 3), retain, self.flip(), rendered, function_form
+        )
+        labels += tuple(kinds)
+        if not self.state.backward_fails(root, inputs):
+            self.state.backward(root_name, root, retain, inputs)
+        elif self.state.executed(root, inputs) & self.state.stale:
             labels += ("modified_saved",)
         else:
             labels += ("freed_graph",)
         return Statement(call, labels)
 
+    def backward_inputs(self, root: Value) -> tuple[list[str], list[str]]:
+        """One or two tensors for `inputs=`: leaves the root reaches, non-leaves on its graph
+        (torch retains their grad) and, now and then, one it does not reach."""
+        state = self.state
+
+        def reached(name: str) -> bool:
+            value = state.values[name]
+            if value.leaf:
+                return name in root.leaves
+            return value.node is not None and value.node in root.nodes
+
+        def allowed(value: Value) -> bool:
+            return value.requires_grad and (value.leaf or self.can("retain_grad"))
+
+        candidates = state.tensors(allowed)
+        near = [name for name in candidates if reached(name)]
+        far = [name for name in candidates if not reached(name)]
+        chosen: list[str] = []
+        for _ in range(self.between(1, 2)):
+            pool = far if far and self.between(0, 4) == 0 else near
+            name = self.pick(pool)
+            if name is not None and name not in chosen:
+                chosen.append(name)
+        kinds = []
+        for name in chosen:
+            value = state.values[name]
+            kind = "leaf" if value.leaf else "nonleaf"
+            kinds.append(f"inputs:{kind}" if reached(name) else "inputs:unreached")
+        return chosen, kinds
+
     def backward_newest(self) -> None:
         """A backward from the newest value that requires grad: through every op before it."""
-        names = self.state.tensors(lambda v: v.requires_grad)
+        names = self.state.tensors(_rootable)
         if names:
             step = self.backward(names[-1])
             if step is not None:
@@ -535,7 +676,11 @@ class _Builder:
 
     def misuse(self) -> Statement | None:
         """A statement torch rejects; the error's type and message are compared."""
-        kind = self.between(0, 4)
+        kind = self.between(0, 6)
+        if self.has("nograd_views") and self.flip():
+            found = self.misuse_poisoned()  # one is rare: give it its chance
+            if found is not None:
+                return found
         if kind == 0:
             name = self.pick_tensor(lambda v: v.requires_grad and v.numel > 1)
             return Statement(f"{name}.backward()", ("error:implicit_grad",)) if name else None
@@ -554,14 +699,42 @@ class _Builder:
                 f"{name}.backward({ops.filled('ones', wrong)})", ("error:gradient_shape",)
             )
         if kind == 3:
-            name = self.pick_tensor(lambda v: len(v.shape) >= 1)
+            name = self.pick_tensor(lambda v: len(v.shape) >= 1 and v.shape[-1] > 1)
             if name is None:
                 return None
             shape = self.state.values[name].shape
             other = (*shape[:-1], shape[-1] + 1)
             return Statement(f"{name} + {ops.filled('ones', other)}", ("error:broadcast",))
+        if kind == 5:
+            return self.misuse_inputs()
+        if kind == 6:
+            return self.misuse_poisoned()
         name = self.pick_tensor(lambda v: not v.requires_grad)
         return Statement(f"{name}.sum().backward()", ("error:no_grad_root",)) if name else None
+
+    def misuse_inputs(self) -> Statement | None:
+        """`backward(inputs=[])`, or an input that does not require grad."""
+        if not self.has("backward_inputs"):
+            return None
+        root = self.pick_tensor(lambda v: v.requires_grad and v.numel == 1)
+        if root is None:
+            return None
+        if self.flip():
+            return Statement(f"{root}.backward(inputs=[])", ("error:empty_inputs",))
+        other = self.pick_tensor(lambda v: not v.requires_grad and v.is_float)
+        if other is None:
+            return None
+        return Statement(f"{root}.backward(inputs=[{other}])", ("error:inputs_no_grad",))
+
+    def misuse_poisoned(self) -> Statement | None:
+        """A no_grad view whose memory was edited, used where grad mode records it."""
+        if not self.has("nograd_views"):
+            return None
+        name = self.pick(self.state.tensors(self.state.is_poisoned, poisoned=True))
+        if name is None:
+            return None
+        source = self.one([f"{name} * 2", f"{name}.sum()", f"{name}.exp()"])
+        return Statement(source, ("error:nograd_view_rebased",))
 
     # --- checks -----------------------------------------------------------------------------
 
@@ -578,6 +751,8 @@ class _Builder:
         if kind == 1:
             return Check(f"{name}.grad", (), value.dtype, reads_grad=not value.leaf)
         flags = [f for f in FLAGS if f != "retains_grad" or self.can("retain_grad")]
+        if self.state.poisoned(name):  # both read grad_fn, which torch refuses
+            flags = [f for f in flags if f not in ("is_leaf", "grad_fn")]
         chosen = tuple(f for f in flags if self.flip())
         return Check(name, chosen, value.dtype)
 
@@ -596,6 +771,13 @@ class _Builder:
         for name, value in self.state.values.items():
             if value.leaf and value.is_float:
                 self.steps.append(Check(f"{name}.grad", (), value.dtype))
+
+
+def _rootable(value: Value) -> bool:
+    """Whether backward can start from `value` itself: it requires grad and is not a view
+    without history (made under no_grad, or before its base required grad), which torch
+    refuses as a root (`v.sum()` would do)."""
+    return value.requires_grad and not (value.leaf and value.base is not None)
 
 
 def _stand_ins(name: str, shape: tuple[int, ...], dtype: str) -> tuple[str, ...]:

@@ -55,6 +55,7 @@ class Applied:
     strides: tuple[int, ...] | None = None  # None: a fresh contiguous tensor
     view: bool = False  # shares its input's memory
     exact: bool = True  # the strides are torch's (see `conformance.fuzz.state.Value`)
+    frees: bool = False  # saves only a number (`x * 2`): backward frees it, no edit changes it
 
 
 # --- source helpers -----------------------------------------------------------------------------
@@ -161,17 +162,27 @@ def scalar_choices(name: str, value: Value) -> list[Applied]:
             ("{c} + {x}", "add", bounded(b.lo + c, b.hi + c), dtype, False),
             ("{x} - {c}", "sub", bounded(b.lo - c, b.hi - c), dtype, False),
             ("{c} - {x}", "rsub", bounded(c - b.hi, c - b.lo), dtype, False),
-            ("{x} * {c}", "mul", product(b, k), dtype, False),
-            ("{c} * {x}", "mul", product(b, k), dtype, False),
-            ("{x} / {c}", "div", product(b, Interval(1 / c, 1 / c)), _true_div(dtype), False),
-        ]
+            ("{x} * {c}", "mul", product(b, k), dtype, None),
+            ("{c} * {x}", "mul", product(b, k), dtype, None),
+            ("{x} / {c}", "div", product(b, Interval(1 / c, 1 / c)), _true_div(dtype), None),
+        ]  # None: torch saves the number, so a second backward finds it freed
         if b.away_from_zero:
             inverse = Interval(1 / b.hi, 1 / b.lo)
             candidates.append(("{c} / {x}", "rdiv", product(inverse, k), _true_div(dtype), True))
         for source, op, bound, result_dtype, saves in candidates:
             if bound is not None:
                 text = source.format(x=name, c=c)
-                found.append(Applied(text, value.shape, result_dtype, bound, (op,), saves))
+                found.append(
+                    Applied(
+                        text,
+                        value.shape,
+                        result_dtype,
+                        bound,
+                        (op,),
+                        bool(saves),
+                        frees=saves is None,
+                    )
+                )
     for base in (2.0, 0.5):
         if value.bound.magnitude <= 5:
             bound = span([base**value.bound.lo, base**value.bound.hi])
@@ -430,28 +441,42 @@ def inplace_choices(target: Value, operand: Interval, scalar: float | int | None
 
 
 def backward_call(
-    root: str, value: Value, form: int, retain_graph: bool, keyword: bool
+    root: str,
+    value: Value,
+    form: int,
+    retain_graph: bool,
+    keyword: bool,
+    inputs: str | None = None,
+    function_form: bool = False,
 ) -> tuple[str, tuple[str, ...]]:
     """A backward from `root`: implicit for one element, else through a sum or mean, or with a
-    gradient of the root's shape and dtype."""
+    gradient of the root's shape and dtype; `inputs`, rendered (`[x1, y3]`), limits it to
+    those tensors; `function_form` writes `autograd.backward(root, ...)`."""
     labels = ["backward"]
     gradient = None
     if value.numel == 1 and form < 2:
-        call = f"{root}.backward("
+        expression = root
     elif form == 0:
-        call, labels = f"{root}.sum().backward(", labels + ["backward(sum)"]
+        expression, labels = f"{root}.sum()", labels + ["backward(sum)"]
     elif form == 1:
-        call, labels = f"{root}.mean().backward(", labels + ["backward(mean)"]
+        expression, labels = f"{root}.mean()", labels + ["backward(mean)"]
     else:
-        call = f"{root}.backward("
+        expression = root
         labels.append("backward(gradient)")
         gradient = f"ones_like({root})" if form == 2 else filled("randn", value.shape)
         if form == 3 and value.dtype == "float64":
             gradient = with_options(gradient, "float64", False)
     arguments = []
     if gradient is not None:
-        arguments.append(f"gradient={gradient}" if keyword else gradient)
+        name = "grad_tensors" if function_form else "gradient"
+        arguments.append(f"{name}={gradient}" if keyword else gradient)
     if retain_graph:
         arguments.append("retain_graph=True")
         labels.append("retain_graph")
-    return call + ", ".join(arguments) + ")", tuple(labels)
+    if inputs is not None:
+        arguments.append(f"inputs={inputs}")
+        labels.append("backward(inputs)")
+    if function_form:
+        labels.append("autograd.backward")
+        return f"autograd.backward({', '.join([expression, *arguments])})", tuple(labels)
+    return f"{expression}.backward({', '.join(arguments)})", tuple(labels)

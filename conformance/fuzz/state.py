@@ -11,6 +11,12 @@ Memory: every value has a `storage`. Views (torch's `view`, `reshape` when it re
 any of them changes the values of all, so the edit updates each member's bound (see `edit`).
 A view also has a `base`, the name of the tensor whose autograd history it follows (torch's
 `_base`, always the first non-view); a `detach()` result shares memory but no history.
+
+Views made under `no_grad` (torch's creation meta NO_GRAD_MODE; a view of such a view
+inherits it): editing one while grad mode records the edit is an error, and once any name
+sharing its memory is edited, reading its `grad_fn` (so `is_leaf`, or any op that grad mode
+records, backward included) is an error for as long as its base requires grad: the view is
+"poisoned" (see `State.poisoned`).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class Value:
     leaves: frozenset[str] = frozenset()  # leaves that require grad, reached by backward
     nodes: frozenset[str] = frozenset()  # node ids on its graph, its own included
     retains: bool = False
+    nograd: bool = False  # a float view made under no_grad, or a view of one
+    view_edited: bool = False  # a nograd view whose memory was edited since it was made
 
     @property
     def is_float(self) -> bool:
@@ -84,6 +92,8 @@ class State:
     savers: dict[int, set[str]] = field(default_factory=dict)  # storage -> nodes saving it
     sizes: dict[int, int] = field(default_factory=dict)  # storage -> its number of elements
     roots: list[str] = field(default_factory=list)
+    # node id -> (the node ids on its graph, itself included; the leaves it reaches)
+    ancestry: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
     grad_enabled: bool = True
     counter: int = 0
 
@@ -109,6 +119,8 @@ class State:
             base=None,
             storage=storage,
             retains=False,
+            nograd=False,
+            view_edited=False,
         )
 
     def result(
@@ -123,15 +135,24 @@ class State:
         strides: tuple[int, ...] | None = None,
         view_of: str | None = None,
         exact: bool = True,
+        frees: bool = False,
     ) -> Value:
         """Bind the result of an op on `inputs`: tracked when grad mode is on and an input
-        requires grad, as in torch. `view_of` names the input a view shares memory with."""
+        requires grad, as in torch. `view_of` names the input a view shares memory with;
+        `frees`: the node saves only a number (freed by backward, changed by no edit)."""
         tracked = self.grad_enabled and dtype in FLOATS and any(v.requires_grad for v in inputs)
         if view_of is not None:
             source = self.values[view_of]
             base = source.base or view_of
             value = Value(
-                shape, dtype, bound, strides=strides, exact=exact, storage=source.storage, base=base
+                shape,
+                dtype,
+                bound,
+                strides=strides,
+                exact=exact,
+                storage=source.storage,
+                base=base,
+                nograd=dtype in FLOATS and (source.nograd or not self.grad_enabled),
             )
             if not tracked:
                 # a view requires grad whenever its base does, yet stays a leaf without history
@@ -149,7 +170,10 @@ class State:
                 leaves=frozenset().union(*(v.leaves for v in inputs)),
                 nodes=frozenset({name}).union(*(v.nodes for v in inputs)),
             )
-            if saves:
+            self.ancestry[name] = (value.nodes, value.leaves)
+            if frees:  # saved a number: nothing an in-place edit changes
+                self.saving.add(name)
+            elif saves:
                 self.saving.add(name)
                 for v in (*inputs, value):
                     if v.storage:
@@ -157,27 +181,76 @@ class State:
         self.values[name] = value
         return value
 
-    def tensors(self, predicate: Callable[[Value], bool] | None = None) -> list[str]:
-        """Bound names, oldest first, optionally filtered by a predicate on their `Value`."""
-        if predicate is None:
-            return list(self.values)
-        return [name for name, value in self.values.items() if predicate(value)]
-
-    def backward_fails(self, root: Value) -> bool:
-        """Whether a backward from `root` would reach a node whose saved tensors were freed, or
-        changed in place since they were saved."""
-        return bool(root.nodes & self.freed & self.saving) or bool(root.nodes & self.stale)
-
-    def backward(self, root_name: str, root: Value, retain_graph: bool) -> None:
-        """Record a backward the model expects to succeed."""
-        self.grads |= root.leaves
-        self.grads |= {
+    def tensors(
+        self, predicate: Callable[[Value], bool] | None = None, *, poisoned: bool = False
+    ) -> list[str]:
+        """Bound names, oldest first, optionally filtered by a predicate on their `Value`.
+        Under grad mode, poisoned views (any use is an error) are left out unless `poisoned`."""
+        skip = self.grad_enabled and not poisoned
+        return [
             name
             for name, value in self.values.items()
-            if value.retains and value.node is not None and value.node in root.nodes
-        }
+            if (predicate is None or predicate(value)) and not (skip and self.is_poisoned(value))
+        ]
+
+    def is_poisoned(self, value: Value) -> bool:
+        """A no_grad view whose memory was edited since it was made, while its base requires
+        grad: torch refuses to read its `grad_fn`, so grad mode can record nothing with it."""
+        if not value.view_edited or value.base is None:
+            return False
+        base = self.values.get(value.base)
+        return base is not None and base.requires_grad
+
+    def poisoned(self, name: str) -> bool:
+        return self.is_poisoned(self.values[name])
+
+    def executed(self, root: Value, inputs: list[str] | None) -> frozenset[str]:
+        """The nodes a backward from `root` runs: all of its graph, or with `inputs`, the
+        nodes on a path to one of them (a non-leaf input's own node included, as torch)."""
+        if inputs is None:
+            return root.nodes
+        found = set()
+        for node in root.nodes:
+            nodes, leaves = self.ancestry.get(node, (frozenset({node}), frozenset()))
+            for name in inputs:
+                value = self.values[name]
+                if (value.leaf and name in leaves) or (
+                    not value.leaf and value.node is not None and value.node in nodes
+                ):
+                    found.add(node)
+                    break
+        return frozenset(found)
+
+    def backward_fails(self, root: Value, inputs: list[str] | None = None) -> bool:
+        """Whether a backward from `root` would reach a node whose saved tensors were freed, or
+        changed in place since they were saved."""
+        nodes = self.executed(root, inputs)
+        return bool(nodes & self.freed & self.saving) or bool(nodes & self.stale)
+
+    def backward(
+        self, root_name: str, root: Value, retain_graph: bool, inputs: list[str] | None = None
+    ) -> None:
+        """Record a backward the model expects to succeed. With `inputs`, only they get a
+        `.grad` (those the graph reaches), and torch calls `retain_grad()` on each."""
+        if inputs is None:
+            self.grads |= root.leaves
+            self.grads |= {
+                name
+                for name, value in self.values.items()
+                if value.retains and value.node is not None and value.node in root.nodes
+            }
+        else:
+            for name in inputs:
+                value = self.values[name]
+                if value.leaf:
+                    if name in root.leaves:
+                        self.grads.add(name)
+                    continue
+                self.values[name] = replace(value, retains=True)
+                if value.node in root.nodes:
+                    self.grads.add(name)
         if not retain_graph:
-            self.freed |= root.nodes
+            self.freed |= self.executed(root, inputs)
         if root_name not in self.roots:
             self.roots.append(root_name)
 
@@ -206,6 +279,10 @@ class State:
         error = None
         if operand is not None and not value.is_float and operand.is_float:
             error = "error:inplace_dtype"
+        elif recorded and value.nograd:
+            error = "error:inplace_nograd_view"
+        elif recorded and operand is not None and self.is_poisoned(operand):
+            error = "error:nograd_view_rebased"
         elif recorded and value.base is not None:
             base = self.values[value.base]
             if value.requires_grad and base.leaf and base.requires_grad:
@@ -258,9 +335,16 @@ class State:
                 self.saving.add(node)
                 if operand_name is not None:
                     self.savers.setdefault(operand.storage, set()).add(node)
+                    if operand.storage == storage:  # `y.mul_(y)` saved y, then changed it
+                        self.stale.add(node)
+            self.ancestry[node] = (nodes, leaves)
             self.values[base_name] = replace(
                 base, requires_grad=True, leaf=False, node=node, leaves=leaves, nodes=nodes
             )
+        for name in aliases:
+            member = self.values[name]
+            if member.nograd:  # the version counter moved since it was made
+                self.values[name] = replace(member, view_edited=True)
         for name in aliases:
             if self.values[name].base is None:
                 self._rebase_views(name)
@@ -268,9 +352,10 @@ class State:
     def _rebase_views(self, base_name: str) -> None:
         base = self.values[base_name]
         for name, value in self.values.items():
-            if value.base != base_name or not base.requires_grad:
-                continue
+            if value.base != base_name or not base.requires_grad or value.nograd:
+                continue  # a no_grad view gets no new history: reading it is an error now
             node = self.name(f"{name}'")
+            self.ancestry[node] = (base.nodes | {node}, base.leaves)
             self.values[name] = replace(
                 value,
                 requires_grad=True,

@@ -24,6 +24,25 @@ def _is_edit_label(label: str) -> bool:
     )
 
 
+# coverage labels of the newer areas, summed over steps: views made under no_grad,
+# edits through inline views, backward(inputs=...)
+_AREAS = {
+    "nograd_view": "no_grad views made",
+    "nograd_view:of_view": "views of them",
+    "nograd_view:edited": "edits that poison one",
+    "error:inplace_nograd_view": "edited under grad mode (error)",
+    "error:nograd_view_rebased": "used after an edit (error)",
+    "inplace:temp_view": "edits through an inline view",
+    "backward(inputs)": "backward(inputs=...)",
+    "autograd.backward": "autograd.backward(...)",
+    "inputs:leaf": "leaf inputs",
+    "inputs:nonleaf": "non-leaf inputs",
+    "inputs:unreached": "unreached inputs",
+    "error:empty_inputs": "inputs=[] (error)",
+    "error:inputs_no_grad": "an input without grad (error)",
+}
+
+
 @dataclass
 class Stats:
     started: float = 0.0
@@ -35,6 +54,7 @@ class Stats:
     divergences: int = 0
     coverage: Counter[str] = field(default_factory=Counter)
     edits: Counter[str] = field(default_factory=Counter)  # in-place edits, by op and target
+    areas: Counter[str] = field(default_factory=Counter)  # steps using each `_AREAS` label
 
     def record(self, program: Program, diverged: bool, shrinking: bool) -> None:
         if shrinking:
@@ -45,6 +65,7 @@ class Stats:
         self.coverage.update(program.ops)
         for step in program.steps:  # a `with` block lists each edit in it
             self.edits.update(label for label in step.ops if _is_edit_label(label))
+            self.areas.update(label for label in step.ops if label in _AREAS)
 
     def finish(self) -> Stats:
         self.elapsed = time.perf_counter() - self.started
@@ -77,6 +98,9 @@ class Stats:
                 key=lambda item: (-item[1], item[0]),
             )  # fmt: skip
             lines.append("  " + ", ".join(f"{name} {count}" for name, count in kinds))
+        if self.areas:
+            shown = ", ".join(f"{text} {self.areas[label]}" for label, text in _AREAS.items())
+            lines.append(f"no_grad views, inline-view edits, backward(inputs=): {shown}")
         lines.append("coverage (programs using each op or form):")
         ordered = sorted(self.coverage.items(), key=lambda item: (-item[1], item[0]))
         width = max((len(name) for name, _ in ordered), default=0)
