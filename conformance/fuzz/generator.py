@@ -107,6 +107,10 @@ class _Builder:
                 found += [self.view, self.view]  # more views to edit through
         if self.has("errors"):
             found.append(self.misuse)
+            if self.has("nograd_views") and self.state.tensors(
+                self.state.is_poisoned, poisoned=True
+            ):
+                found.append(self.misuse_poisoned)
         found += [self.check, self.check_grad, self.backward]
         return found
 
@@ -414,7 +418,8 @@ class _Builder:
 
         def editable(name: str) -> bool:
             edit = state.classify(name, None)
-            if edit.recorded and edit.through_view and not self.has("copy_slices"):
+            copy_slices = edit.recorded and edit.through_view and edit.error is None
+            if copy_slices and not self.has("copy_slices"):
                 return False
             return (edit.error is not None) == misuse
 
@@ -472,7 +477,8 @@ class _Builder:
             return None
         if temporary and (edit.error is not None) != misuse:
             return None
-        if edit.recorded and edit.through_view and not self.has("copy_slices"):
+        copy_slices = edit.recorded and edit.through_view and edit.error is None
+        if copy_slices and not self.has("copy_slices"):
             return None
         if (edit.aliased or edit.saved) and not self.can("version_counter"):
             return None
@@ -555,7 +561,7 @@ class _Builder:
             labels.append("inplace:nonleaf")
         if not self.state.grad_enabled:
             labels.append("inplace:no_grad")
-        if edit.recorded and edit.through_view:
+        if edit.recorded and edit.through_view and edit.error is None:
             labels.append("copy_slices")
         if edit.saved:
             labels.append("inplace:saved")
@@ -716,15 +722,14 @@ class _Builder:
         """`backward(inputs=[])`, or an input that does not require grad."""
         if not self.has("backward_inputs"):
             return None
-        root = self.pick_tensor(lambda v: v.requires_grad and v.numel == 1)
+        root = self.pick_tensor(_rootable)
         if root is None:
             return None
-        if self.flip():
-            return Statement(f"{root}.backward(inputs=[])", ("error:empty_inputs",))
+        expression = root if self.state.values[root].numel == 1 else f"{root}.sum()"
         other = self.pick_tensor(lambda v: not v.requires_grad and v.is_float)
-        if other is None:
-            return None
-        return Statement(f"{root}.backward(inputs=[{other}])", ("error:inputs_no_grad",))
+        if other is None or self.flip():
+            return Statement(f"{expression}.backward(inputs=[])", ("error:empty_inputs",))
+        return Statement(f"{expression}.backward(inputs=[{other}])", ("error:inputs_no_grad",))
 
     def misuse_poisoned(self) -> Statement | None:
         """A no_grad view whose memory was edited, used where grad mode records it."""

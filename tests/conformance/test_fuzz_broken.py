@@ -31,6 +31,8 @@ BROKEN = {
     "broken_reduction_dim": ("reductions",),
     "broken_inplace_views": ("inplace", "views", "ops"),
     "broken_version_counter": ("inplace", "ops", "grad_mode"),
+    "broken_backward_inputs": ("backward_inputs", "ops"),
+    "broken_nograd_views": ("nograd_views", "views", "grad_mode", "inplace", "errors", "ops"),
 }
 
 
