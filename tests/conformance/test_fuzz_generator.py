@@ -164,4 +164,7 @@ def test_the_cli_rejects_an_unknown_feature(capsys: pytest.CaptureFixture[str]) 
     from conformance.cli import main
 
     assert main(["fuzz", "--backend", "reference", "--tag", "hooks"]) == 2
-    assert "--tag hooks: unknown feature; expected one of backward_inputs, broadcasting" in capsys.readouterr().err
+    assert (
+        "--tag hooks: unknown feature; expected one of backward_inputs, broadcasting"
+        in capsys.readouterr().err
+    )
