@@ -157,6 +157,11 @@ class Function(Node):
         else:
             self._saved.append(entry)
 
+    def resave_result(self, result: Tensor) -> None:
+        """Save ``result`` again once its data was replaced (see ``tensor_ops._cast_result``)."""
+        self._saved = [entry for entry in self._saved or () if entry[0] != self.arity]
+        self.save(self.arity, result)
+
     def saved(self) -> list[Any]:
         """One value per input slot plus the result (None where nothing was saved).
 

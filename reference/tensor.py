@@ -119,7 +119,8 @@ class Tensor(TensorOps):
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if self.grad_fn is not None:  # unlike requires_grad_(True), which lets it pass
+        # both read the history as last set (a view's is not re-derived first), as torch does
+        if self._grad_fn is not None:  # unlike requires_grad_(True), which lets it pass
             raise RuntimeError(NON_LEAF_FLAG if not value else NON_LEAF_FLAG.split(" If")[0])
         if value and not self.dtype.is_floating_point:
             raise RuntimeError(
@@ -128,7 +129,7 @@ class Tensor(TensorOps):
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if self.grad_fn is not None:
+        if self._grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(NON_LEAF_FLAG)
             return self

@@ -17,7 +17,7 @@ from .grad_mode import state
 from .ops import arithmetic as ar
 from .ops import reduction, unary
 from .ops import shape as shape_ops
-from .ops._math import dense
+from .ops._math import broadcast_strides, dense
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -59,20 +59,56 @@ def _binary(op: Any, a: Any, b: Any, true_division: bool = False) -> Tensor:
     except ValueError:
         _check_broadcast(a._data.shape, b._data.shape)
         raise
-    if not a._data.flags.c_contiguous and a._data.shape == out._data.shape:
-        out._data = _like(out._data, a._data)
+    if not (a._data.flags.c_contiguous and b._data.flags.c_contiguous):
+        out._data = _laid_out(out._data, (a._data, b._data))
     if want is not None and out._data.dtype != want:
-        out._data = out._data.astype(want)
+        _cast_result(out, want)
     return out
 
 
-def _like(data: np.ndarray, layout: np.ndarray) -> np.ndarray:
-    """``data`` laid out in memory like ``layout``: torch's elementwise ops follow their first
-    operand's layout (numpy picks C order when its operands' layouts differ), and whether a
-    later ``view`` works depends on it."""
-    if data.strides == layout.strides or not dense(layout):
-        return data  # torch lays out the result of a non-dense (say expanded) input row-major
-    out = np.empty_like(layout, dtype=data.dtype)
+def _cast_result(out: Any, want: np.dtype) -> None:
+    """Give ``out`` torch's result dtype where numpy promotes differently (an int64 tensor
+    to a float32 power is float32 in torch, float64 in numpy); a node that saved the result
+    must keep what the tensor holds."""
+    out._data = out._data.astype(want)
+    node = out._grad_fn
+    if node is not None and node.save_result:
+        node.resave_result(out)
+
+
+def _laid_out(data: np.ndarray, operands: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``data`` laid out in memory as torch lays out an elementwise result: innermost the
+    dimension its operands step through fastest (TensorIterator's ``reorder_dimensions``;
+    numpy's rule differs when operands disagree), so that a later ``view`` or ``reshape``
+    works, copies or fails alike."""
+    shape = data.shape
+    strides = [broadcast_strides(op, shape) for op in operands]
+
+    def order(d0: int, d1: int) -> int:  # 1: d0 goes outside d1; -1: inside; 0: no opinion
+        for st in strides:
+            if st[d0] == 0 or st[d1] == 0:
+                continue  # broadcast along one of them: the next operand decides
+            if st[d0] != st[d1]:
+                return 1 if st[d0] > st[d1] else -1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    perm = list(range(len(shape)))[::-1]  # innermost first
+    for i in range(1, len(perm)):  # torch's insertion sort, which tolerates "no opinion"
+        j = i
+        for k in range(i - 1, -1, -1):
+            c = order(perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    outer_first = perm[::-1]
+    if outer_first == sorted(outer_first):
+        return data if data.flags.c_contiguous else np.ascontiguousarray(data)
+    out = np.empty([shape[d] for d in outer_first], dtype=data.dtype)
+    out = out.transpose(np.argsort(outer_first))
     out[...] = data
     return out
 
@@ -114,7 +150,7 @@ class TensorOps:
         a, b, want = _operands(self, other)
         out = ar.Rsub.apply(a, b._data)
         if want is not None and out._data.dtype != want:
-            out._data = out._data.astype(want)
+            _cast_result(out, want)
         return out
 
     def __mul__(self, other: Any) -> Tensor:

@@ -35,6 +35,16 @@ def dense(a: np.ndarray) -> bool:
     return True
 
 
+def broadcast_strides(a: np.ndarray, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``a``'s strides seen from ``shape``, as torch sees them: 0 where ``a`` is broadcast,
+    its own stride elsewhere, even along a size-1 dimension (numpy would say 0 there too)."""
+    lead = len(shape) - a.ndim
+    return (0,) * lead + tuple(
+        0 if n == 1 and shape[lead + i] != 1 else st
+        for i, (n, st) in enumerate(zip(a.shape, a.strides))
+    )
+
+
 def zeros_like(g: Any) -> Any:
     """A zero gradient that is a constant, for an array or a tensor alike."""
     if is_array(g):

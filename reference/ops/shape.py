@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import SECOND_BACKWARD, Function, _sequence
-from ._math import is_array, swap
+from ._math import broadcast_strides, is_array, swap
 
 
 class View(Function):
@@ -72,8 +72,9 @@ class Expand(Function):
     node_name = "ExpandBackward0"
 
     def forward(self, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        # np.broadcast_to's view is read-only; torch lets zero_() write through an expand
-        strides = np.broadcast_to(a, shape).strides
+        # np.broadcast_to's view is read-only (torch lets zero_() write through an expand),
+        # and its strides are not torch's (see broadcast_strides)
+        strides = broadcast_strides(a, shape)
         return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=a.flags.writeable)
 
     def backward(self, g: Any) -> Any:
@@ -290,7 +291,7 @@ class CopySlices(Function):
                 "operation."
             )
         if is_array(g):
-            result = np.array(g, copy=True)  # a fresh, writable buffer of the base's shape
+            result = np.array(g, order="C")  # fresh, writable and row-major, so flat is a view
             flat = result.reshape(-1)
             grads = _as_tuple(fn.backward(flat[where]), fn)
             flat[where] = 0 if grads[0] is None else grads[0]
