@@ -188,7 +188,7 @@ def register(commands: Any) -> None:
         "--timing-check",
         action="append",
         metavar="CHECK",
-        help=f"a timing check such as ratio:50%% or median:2x@99 (default: {DEFAULT_CHECK}: "
+        help=f"a timing check such as ratio:50%% or median:2x@99 (default: {DEFAULT_CHECK.replace('%', '%%')}: "
         f"the ratio to the timing baseline grew by over 50%%, with 95%% confidence)",
     )
     gate.add_argument(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import json
 import platform
@@ -170,3 +171,17 @@ def test_only_the_whole_program_freezes_what_it_loaded(
     assert main(args) == 0 and frozen == []
     monkeypatch.setattr(sys, "argv", ["conformance", *args])
     assert main() == 0 and frozen == [True]
+
+
+def test_every_command_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse formats help text with %, so a stray % in one option's help (a default such
+    as ratio:50%@95) breaks that command's --help; each must print and exit 0."""
+    from conformance.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in commands.choices:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+        assert "usage: conformance" in capsys.readouterr().out, name
