@@ -188,8 +188,9 @@ def register(commands: Any) -> None:
         "--timing-check",
         action="append",
         metavar="CHECK",
-        help=f"a timing check such as ratio:50%% or median:2x@99 (default: {DEFAULT_CHECK.replace('%', '%%')}: "
-        f"the ratio to the timing baseline grew by over 50%%, with 95%% confidence)",
+        help="a timing check such as ratio:50%% or median:2x@99 (default: "
+        + DEFAULT_CHECK.replace("%", "%%")  # argparse formats help with %
+        + ": the ratio to the timing baseline grew by over 50%%, with 95%% confidence)",
     )
     gate.add_argument(
         "--timing-tag",
