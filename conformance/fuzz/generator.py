@@ -44,6 +44,25 @@ def programs(config: Config | None = None) -> st.SearchStrategy[Program]:
     return _programs(config or Config())
 
 
+def sample(count: int, config: Config | None = None, at: int = 0) -> list[Program]:
+    """`count` programs, the same ones for the same `at` (a seed): for tests and benchmarks
+    that need programs, not a search."""
+    from hypothesis import HealthCheck, given, seed, settings
+
+    found: list[Program] = []
+
+    @seed(at)
+    @settings(
+        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(programs(config))
+    def collect(program: Program) -> None:
+        found.append(program)
+
+    collect()
+    return found
+
+
 @st.composite
 def _programs(draw: Draw, config: Config) -> Program:
     builder = _Builder(draw, config)

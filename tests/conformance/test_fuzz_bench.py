@@ -10,33 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
 
 from conformance.backends import resolve_backend
 from conformance.fuzz.differential import Differential
-from conformance.fuzz.generator import programs
-from conformance.fuzz.program import Program
+from conformance.fuzz.generator import sample
 from conformance.fuzz.session import Options, fuzz
 
 pytest.importorskip("torch")
 pytest.importorskip("pytest_benchmark")
 
 PROGRAMS = 200
-
-
-def _batch() -> list[Program]:
-    found: list[Program] = []
-
-    @seed(0)
-    @settings(
-        max_examples=PROGRAMS, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-    )
-    @given(programs())
-    def collect(program: Program) -> None:
-        found.append(program)
-
-    collect()
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +29,7 @@ def differential() -> Differential:
 
 def test_fuzz_bench_running_programs(benchmark: Any, differential: Differential) -> None:
     """Compile, run on both backends and diff; per round, PROGRAMS programs."""
-    batch = _batch()
+    batch = sample(PROGRAMS)
     benchmark.extra_info["programs_per_round"] = len(batch)
     verdicts = benchmark.pedantic(
         lambda: [differential.run(program) for program in batch], rounds=3, iterations=1

@@ -7,13 +7,13 @@ import re
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, given, settings
 
 from conformance.backends import resolve_backend
 from conformance.fuzz import emit, ops
 from conformance.fuzz.differential import Differential, compile_program, signature
 from conformance.fuzz.domain import BOUND, broadcast, promote
-from conformance.fuzz.generator import Config, programs
+from conformance.fuzz.generator import Config, programs, sample
 from conformance.fuzz.program import Check, Program, Statement
 from conformance.fuzz.regression import escape
 from conformance.fuzz.session import Options, fuzz
@@ -23,19 +23,6 @@ from conformance.spec.model import Expect, Raises
 QUICK = settings(
     max_examples=40, database=None, deadline=None, suppress_health_check=list(HealthCheck)
 )
-
-
-def _drawn(count: int, config: Config | None = None, at: int = 0) -> list[Program]:
-    found: list[Program] = []
-
-    @seed(at)
-    @settings(QUICK, max_examples=count)
-    @given(programs(config))
-    def collect(program: Program) -> None:
-        found.append(program)
-
-    collect()
-    return found
 
 
 @QUICK
@@ -57,7 +44,7 @@ def test_reference_runs_every_program_to_its_end(program: Program) -> None:
 
 
 def test_programs_cover_the_whole_op_set_and_every_feature() -> None:
-    covered = frozenset().union(*(program.ops for program in _drawn(400)))
+    covered = frozenset().union(*(program.ops for program in sample(400)))
     assert set(ops.DIFFERENTIABLE) <= covered
     expected = {
         "no_grad", "enable_grad", "set_grad_enabled(False)", "retain_graph", "zero_",
@@ -69,21 +56,21 @@ def test_programs_cover_the_whole_op_set_and_every_feature() -> None:
 
 
 def test_a_seed_fixes_the_programs() -> None:
-    first, again, other = _drawn(30, at=5), _drawn(30, at=5), _drawn(30, at=6)
+    first, again, other = sample(30, at=5), sample(30, at=5), sample(30, at=6)
     assert first == again
     assert first != other
 
 
 def test_a_tag_limits_the_generator_to_its_features() -> None:
     only = Config(features=frozenset({"reductions"}))
-    covered = frozenset().union(*(program.ops for program in _drawn(100, only)))
+    covered = frozenset().union(*(program.ops for program in sample(100, only)))
     assert {"sum", "mean(dim)"} <= covered
     assert not covered & {"add", "matmul", "no_grad", "view", "detach", "float64"}
 
 
 def test_a_backend_without_a_capability_gets_no_program_that_needs_it() -> None:
     config = Config(capabilities=frozenset())
-    for program in _drawn(100, config):
+    for program in sample(100, config):
         assert not compile_program(program).needs, program.listing()
 
 

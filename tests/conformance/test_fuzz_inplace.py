@@ -8,34 +8,17 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
 
 from conformance.backends import resolve_backend
 from conformance.fuzz import ops
 from conformance.fuzz.differential import Differential, compile_program
 from conformance.fuzz.domain import Interval
 from conformance.fuzz.features import ALL_FEATURES
-from conformance.fuzz.generator import Config, _Builder, programs
+from conformance.fuzz.generator import Config, _Builder, sample
 from conformance.fuzz.layout import contiguous, is_contiguous, view_strides
 from conformance.fuzz.program import Check, Program, Statement
 from conformance.fuzz.state import State, Value
 from conformance.interpreter import Interpreter
-
-
-def _drawn(count: int, config: Config | None = None, at: int = 0) -> list[Program]:
-    found: list[Program] = []
-
-    @seed(at)
-    @settings(
-        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-    )
-    @given(programs(config))
-    def collect(program: Program) -> None:
-        found.append(program)
-
-    collect()
-    return found
-
 
 # --- layout ----------------------------------------------------------------------------------
 
@@ -137,7 +120,7 @@ def test_torch_errors_are_classified() -> None:
 
 
 def test_programs_exercise_in_place_edits() -> None:
-    covered = frozenset().union(*(program.ops for program in _drawn(500)))
+    covered = frozenset().union(*(program.ops for program in sample(500)))
     expected = {
         "add_", "sub_", "mul_", "div_", "augmented", "inplace", "inplace:scalar",
         "inplace:tensor", "inplace:view", "inplace:base", "inplace:alias", "inplace:nonleaf",
@@ -149,7 +132,7 @@ def test_programs_exercise_in_place_edits() -> None:
 
 def test_copy_slices_can_be_switched_off() -> None:
     config = Config(features=ALL_FEATURES - {"copy_slices"})
-    for program in _drawn(300, config):
+    for program in sample(300, config):
         assert "copy_slices" not in program.ops, program.listing()
 
 
@@ -168,7 +151,7 @@ def test_bounds_stay_sound_after_edits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_Builder, "sweep", remembering)
     torch_cpu = resolve_backend("torch-cpu")
     checked = 0
-    for program in _drawn(300, at=2):
+    for program in sample(300, at=2):
         known = bounds.get(repr(program.steps))
         if not known:
             continue

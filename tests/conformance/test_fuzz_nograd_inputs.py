@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
 
 from conformance.backends import resolve_backend
 from conformance.fuzz.differential import Differential
 from conformance.fuzz.domain import Interval
 from conformance.fuzz.features import ALL_FEATURES
-from conformance.fuzz.generator import Config, programs
+from conformance.fuzz.generator import Config, sample
 from conformance.fuzz.program import Check, Program, Statement
 from conformance.fuzz.state import State, Value
 
@@ -25,21 +24,6 @@ NEW_ERRORS = (
     "error:empty_inputs",
     "error:inputs_no_grad",
 )
-
-
-def _drawn(count: int, config: Config, at: int = 0) -> list[Program]:
-    found: list[Program] = []
-
-    @seed(at)
-    @settings(
-        max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck)
-    )
-    @given(programs(config))
-    def collect(program: Program) -> None:
-        found.append(program)
-
-    collect()
-    return found
 
 
 def _graph() -> State:
@@ -116,7 +100,7 @@ def test_backward_with_inputs_runs_and_frees_only_the_graph_leading_to_them() ->
 
 def test_programs_exercise_the_new_areas() -> None:
     config = Config(capabilities=CAPABILITIES)
-    covered = frozenset().union(*(program.ops for program in _drawn(1500, config)))
+    covered = frozenset().union(*(program.ops for program in sample(1500, config)))
     expected = {
         "nograd_view", "nograd_view:of_view", "nograd_view:edited", "inplace:temp_view",
         "backward(inputs)", "autograd.backward", "inputs:leaf", "inputs:nonleaf",
@@ -131,7 +115,7 @@ def test_each_area_can_be_switched_off(feature: str) -> None:
     labels = {"nograd_view", "error:inplace_nograd_view", "error:nograd_view_rebased"}
     if feature == "backward_inputs":
         labels = {"backward(inputs)", "error:empty_inputs", "error:inputs_no_grad"}
-    for program in _drawn(300, config):
+    for program in sample(300, config):
         assert not labels & program.ops, program.listing()
 
 
@@ -139,7 +123,7 @@ def test_inline_view_edits_are_written_as_method_calls_on_the_view() -> None:
     config = Config(capabilities=CAPABILITIES)
     sources = [
         step.source
-        for program in _drawn(400, config)
+        for program in sample(400, config)
         for step in program.steps
         if isinstance(step, Statement) and "inplace:temp_view" in step.ops
         and "\n" not in step.source
@@ -160,7 +144,7 @@ def test_the_errors_the_model_expects_are_the_ones_torch_raises() -> None:
     config = Config(capabilities=CAPABILITIES)
     areas = {"nograd_view", "inplace:temp_view", "backward(inputs)"}
     raised = ran = 0
-    for program in _drawn(600, config, at=1):
+    for program in sample(600, config, at=1):
         verdict = differential.run(program)
         for index, step in enumerate(program.steps):
             if not isinstance(step, Statement):
