@@ -206,7 +206,8 @@ class TensorOps:
 
     def _inplace(self: Any, op: Any, other: Any) -> Tensor:
         """Run ``op`` out of place, write the result into this tensor's storage, and, when
-        recording, move this tensor onto the new node (torch's history rebase)."""
+        recording, move this tensor onto the new node (torch's history rebase), or, for a
+        view, give its base a ``CopySlices`` history (``_rebase_view``)."""
         from .tensor import Tensor
 
         if self._inference is True and not state.inference:  # torch lets a detached one pass
