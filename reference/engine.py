@@ -294,3 +294,6 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool) -> None:
     else:
         np.add(leaf._grad._data, grad, out=leaf._grad._data)
         leaf._grad._vc[0] += 1
+    for hook in list(leaf._post_hooks or ()):
+        if hook(leaf) is not None:
+            raise RuntimeError("Tensor post accumulate grad hooks should return None.")

@@ -81,6 +81,7 @@ class Tensor(TensorOps):
         "_retains_grad",
         "_vc",  # the version counter, [count]: shared with views and detach(), so edits count
         "_hooks",  # a leaf's tensor hooks (a non-leaf keeps them on its grad_fn)
+        "_post_hooks",  # a leaf's hooks called with it once a gradient landed in .grad
         "_acc",  # weakref to the leaf's AccumulateGrad node
         "_inference",  # made in inference_mode: True, or "detached" (which may be edited)
         "_is_view",  # False, True, or the mode it was made in: "no_grad" or "inference"
@@ -105,6 +106,7 @@ class Tensor(TensorOps):
         self._retains_grad = False
         self._vc = [0] if version is None else version
         self._hooks: list[Callable[..., Any]] | None = None
+        self._post_hooks: list[_Hook] | None = None
         self._acc: weakref.ref[AccumulateGrad] | None = None
         self._inference: bool | str = state.inference
         self._is_view = is_view
@@ -241,6 +243,21 @@ class Tensor(TensorOps):
         )
         registration = _Hook(hook, hooks)
         hooks.insert(position, registration)
+        return RemovableHandle(registration)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(self)`` each time backward has added a gradient into this leaf's
+        ``.grad`` (an optimizer step in backward, say); ``autograd.grad`` never calls it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if self._post_hooks is None:
+            self._post_hooks = []
+        registration = _Hook(hook, self._post_hooks)
+        self._post_hooks.append(registration)
         return RemovableHandle(registration)
 
     def _node(self) -> Node | None:

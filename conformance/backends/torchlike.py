@@ -138,6 +138,7 @@ class TorchLike:
             return
         methods = {
             "hooks": ("register_hook",),
+            "post_accumulate_hooks": ("register_post_accumulate_grad_hook",),
             "retain_grad": ("retain_grad", "retains_grad"),
             "inplace": ("add_", "sub_", "mul_", "div_", "zero_"),
             "version_counter": ("_version",),

@@ -35,6 +35,7 @@ _BINARY = {
 _IN_PLACE = {ast.Add: "add_", ast.Sub: "sub_", ast.Mult: "mul_", ast.Div: "div_"}
 _METHOD_USES = {
     "register_hook": "hooks",
+    "register_post_accumulate_grad_hook": "post_accumulate_hooks",
     "retain_grad": "retain_grad",
     "add_": "inplace",
     "sub_": "inplace",
