@@ -387,8 +387,10 @@ class Interpreter:
         if not isinstance(seen, list):
             raise ScenarioError(f"record({name}): {name} is bound to {show(seen)}, not a list")
 
-        def record(grad: Any) -> None:
-            seen.append(grad)
+        def record(*args: Any) -> None:
+            # a tensor hook is given a gradient (or a post-accumulate hook the leaf); a node's
+            # pre-hook its incoming gradients, a tuple; its post-hook two tuples, kept as a pair
+            seen.append(args[0] if len(args) == 1 else args)
 
         return record
 

@@ -83,19 +83,37 @@ def run(
             if grad is not None and node._hooks:
                 grad = _run_hooks(node._hooks, grad)
                 mine = False  # a hook may have kept the gradient it was shown
+            leaf_hooked = False  # a leaf's tensor hooks run in _accumulate unless run here
+            if (
+                (node._pre_hooks or node._post_hooks)
+                and node.__class__ is AccumulateGrad
+                and grad is not None
+                and node.variable._hooks
+            ):  # a leaf's tensor hooks come first: its node's hooks see what they made
+                grad = _run_hooks(node.variable._hooks, grad)
+                leaf_hooked, mine = True, False
+            if node._pre_hooks:
+                grad = _node_hooks(node._pre_hooks, (grad,), (grad,), create_graph)[0]
+                mine = False
             if node.__class__ is AccumulateGrad:
                 if grad is not None:
-                    _accumulate(node.variable, grad, mine)
+                    _accumulate(node.variable, grad, mine, leaf_hooked)
+                if node._post_hooks:
+                    _node_hooks(node._post_hooks, (), (), create_graph, (grad,))
                 continue
             fn: Function = node  # type: ignore[assignment]  # all other nodes are
             edges = fn._next
             shared = False  # whether one array goes down two edges (Add's g, g)
+            if fn._post_hooks:  # they see the gradient as received, whatever backward does
+                received = (grad.copy() if grad.__class__ is np.ndarray else grad,)
             if grad is None:
                 outputs: Any = (None,) * len(edges)
             else:
                 outputs = fn.backward(grad)
                 if len(edges) == 1:
                     outputs = (outputs,)
+                elif fn._post_hooks:
+                    pass  # the hooks see one gradient per input: nothing merged or shared
                 elif len(edges) == 2:
                     shared = outputs[0] is outputs[1] and None not in edges
                     if shared and edges[0] is edges[1]:
@@ -104,6 +122,17 @@ def run(
                     shared = _shared(outputs, edges)
                 if not retain_graph:
                     fn.release()
+            if fn._post_hooks:
+                # as torch's nodes hand them out: fitted to each input, None where no
+                # gradient is wanted (no edge, or one this pass does not go down)
+                outputs = tuple(
+                    None
+                    if child is None or g is None or not _wanted(child, needed)
+                    else _fit(g, *fn._meta[i], node, i)
+                    for i, (child, g) in enumerate(zip(edges, outputs))
+                )
+                outputs = _node_hooks(fn._post_hooks, outputs, outputs, create_graph, received)
+                shared = True  # a hook may keep what it was shown: the engine owns none of it
             for i, child in enumerate(edges):
                 if child is None:
                     continue
@@ -265,17 +294,51 @@ def _run_hooks(hooks: list[Any], grad: Any) -> Any:
     return grad
 
 
+def _wanted(child: Node, needed: tuple[set[Node], set[Node]] | None) -> bool:
+    return needed is None or child in needed[0] or child in needed[1]
+
+
+def _node_hooks(
+    hooks: list[Any],
+    shown: tuple[Any, ...],
+    current: tuple[Any, ...],
+    create_graph: bool,
+    received: tuple[Any, ...] | None = None,
+) -> tuple[Any, ...]:
+    """A node's own hooks, as tensors: pre-hooks see its incoming gradients (``received``
+    None), post-hooks the gradients it made and those it received. A returned tuple of the
+    same length replaces ``current``."""
+    for hook in list(hooks):
+        args = tuple(None if g is None else _as_tensor(g) for g in shown)
+        if received is None:
+            result = hook(args)
+        else:
+            result = hook(args, tuple(None if g is None else _as_tensor(g) for g in received))
+        if result is None:
+            continue
+        if not isinstance(result, tuple):
+            raise TypeError(f"expected tuple, but hook returned '{type(result).__name__}'")
+        if len(result) != len(current):
+            raise RuntimeError(
+                f"hook '{getattr(hook, '__name__', 'hook')}' has returned an incorrect number "
+                f"of values (got {len(result)}, but expected {len(current)})"
+            )
+        current = tuple(r if r is None or create_graph else r._data for r in result)
+        shown = current
+    return current
+
+
 def _hooked(node: Node, grad: Any) -> Any:
     """``grad`` after the tensor hooks of ``node``'s tensor (a leaf keeps its own)."""
     hooks = node.variable._hooks if isinstance(node, AccumulateGrad) else node._hooks
     return _run_hooks(hooks, grad) if hooks and grad is not None else grad
 
 
-def _accumulate(leaf: Tensor, grad: Any, mine: bool) -> None:
+def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> None:
     """Add into ``leaf.grad``: in place normally, so the same object persists; as a new
     tensor under ``create_graph``, so the sum itself is recorded. A first gradient is copied,
     never aliased, unless the engine owns it (``mine``): then nothing else can see it."""
-    if leaf._hooks:
+    if leaf._hooks and not hooked:
         grad = _run_hooks(leaf._hooks, grad)
         mine = False
     if not leaf._rg:

@@ -46,9 +46,25 @@ class Node:
     _next: tuple[Node | None, ...]  # one edge per input: the node its gradient goes to
     _seq: float  # creation order: the engine runs later nodes first
     _hooks: list[Any] | None  # tensor hooks (and retain_grad) of the tensor it made
+    # the node's own hooks, set on the few nodes that have any (class defaults otherwise)
+    _pre_hooks: list[Any] | None = None
+    _post_hooks: list[Any] | None = None
 
     def name(self) -> str:
         return self.node_name
+
+    def register_prehook(self, hook: Any) -> Any:
+        """``hook(grad_outputs)`` before the node runs; a returned tuple replaces them."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []  # type: ignore[misc]  # subclasses have a __dict__ or a slot
+        return _register(hook, self._pre_hooks)
+
+    def register_hook(self, hook: Any) -> Any:
+        """``hook(grad_inputs, grad_outputs)`` once the node ran; a returned tuple replaces
+        the gradients it computed for its inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = []  # type: ignore[misc]  # subclasses have a __dict__ or a slot
+        return _register(hook, self._post_hooks)
 
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
@@ -225,10 +241,18 @@ def _version_error(data: np.ndarray, origin: Node | None, now: int, expected: in
     )
 
 
+def _register(hook: Any, home: list[Any]) -> Any:
+    from .tensor import RemovableHandle, _Hook
+
+    registration = _Hook(hook, home)
+    home.append(registration)
+    return RemovableHandle(registration)
+
+
 class AccumulateGrad(Node):
     """The node a leaf shows in ``next_functions``; the engine adds gradients into ``.grad``."""
 
-    __slots__ = ("variable",)
+    __slots__ = ("variable", "_pre_hooks", "_post_hooks")
     node_name = "AccumulateGrad"
 
     def name(self) -> str:
@@ -239,6 +263,7 @@ class AccumulateGrad(Node):
         self._next = ()
         self._seq = float("inf")  # torch runs leaves as soon as they are ready
         self._hooks = None
+        self._pre_hooks = self._post_hooks = None
 
     @staticmethod
     def of(tensor: Tensor) -> AccumulateGrad:

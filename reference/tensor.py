@@ -54,8 +54,8 @@ class _Hook:
         self.__name__ = getattr(fn, "__name__", "hook")
         self.homes = [home]  # a node's hook list, and a leaf's after detach_()
 
-    def __call__(self, grad: Any) -> Any:
-        return self.fn(grad)
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
 
 
 class RemovableHandle:

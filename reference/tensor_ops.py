@@ -518,7 +518,10 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     result._vc = root._vc
     result._inference = root._inference
     if root._inference:
-        return result  # an inference tensor has no autograd state: its views are no views
+        # an inference tensor has no autograd state: its views are no views; and a view of
+        # a detached one may no longer be edited outside inference mode, as in torch
+        result._inference = True
+        return result
     result._base = root
     result._view_at = root._vc[0]
     # True when recorded (see Function.apply), else the mode it was made in; a view of a

@@ -149,6 +149,9 @@ class TorchLike:
                     lacks(capability, f"its tensors have no {attribute}")
         if not hasattr(node, "next_functions"):
             lacks("graph_introspection", "its grad_fn nodes have no next_functions")
+        for attribute in ("register_prehook", "register_hook"):
+            if not hasattr(node, attribute):
+                lacks("node_hooks", f"its grad_fn nodes have no {attribute}")
 
     # --- state -----------------------------------------------------------------------------
 

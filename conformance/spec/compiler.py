@@ -36,6 +36,7 @@ _IN_PLACE = {ast.Add: "add_", ast.Sub: "sub_", ast.Mult: "mul_", ast.Div: "div_"
 _METHOD_USES = {
     "register_hook": "hooks",
     "register_post_accumulate_grad_hook": "post_accumulate_hooks",
+    "register_prehook": "node_hooks",
     "retain_grad": "retain_grad",
     "add_": "inplace",
     "sub_": "inplace",
@@ -333,7 +334,9 @@ class _Compiler:
                 self.scope.uses.add("autograd_grad")
                 return L.Call(dotted, *self.arguments(node))
             if func.attr in L.METHODS:
-                if func.attr in _METHOD_USES:
+                if func.attr == "register_hook" and _is_node(receiver):
+                    self.scope.uses.add("node_hooks")  # grad_fn.register_hook, not a tensor's
+                elif func.attr in _METHOD_USES:
                     self.scope.uses.add(_METHOD_USES[func.attr])
                 obj = self.expr(receiver)
                 return L.CallMethod(obj, func.attr, *self.arguments(node))
@@ -441,3 +444,11 @@ def _describe(node: ast.AST) -> str:
         "Yield": "yield",
     }
     return names.get(type(node).__name__, f"a {type(node).__name__} node")
+
+
+def _is_node(receiver: ast.expr) -> bool:
+    """Whether an expression visibly names a graph node: ``….grad_fn`` or an entry of
+    ``….next_functions`` (a name bound to a node is not seen: list node_hooks then)."""
+    while isinstance(receiver, ast.Subscript):
+        receiver = receiver.value
+    return isinstance(receiver, ast.Attribute) and receiver.attr in ("grad_fn", "next_functions")

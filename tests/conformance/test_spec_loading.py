@@ -116,6 +116,25 @@ def test_capabilities_used_by_the_steps_are_inferred(write_spec) -> None:
     assert scenario.needs == {"float64", "hooks", "inference_mode", "autograd_grad", "create_graph"}
 
 
+def test_hooks_on_nodes_and_after_accumulation_need_their_own_capabilities(write_spec) -> None:
+    """A node's hooks and post-accumulate hooks are separate capabilities from a tensor's
+    register_hook, so a backend with only the latter reports those scenarios unsupported."""
+    path = write_spec(
+        "  - |\n"
+        "    x = ones(2, requires_grad=True)\n"
+        "    y = x * 2\n"
+        "    h = y.grad_fn.register_hook(record(seen))\n"
+        "    h = y.grad_fn.next_functions[0][0].register_hook(record(seen))\n"
+        "    h = x.register_post_accumulate_grad_hook(record(seen))\n"
+    )
+    needs = {"node_hooks", "post_accumulate_hooks", "graph_introspection", "hooks"}  # record
+    assert load_spec(path).needs == needs
+    path = write_spec(
+        "  - |\n    x = ones(2, requires_grad=True)\n    h = x.register_hook(record(s))\n"
+    )
+    assert load_spec(path).needs == {"hooks"}
+
+
 def test_in_place_subtraction_and_division_compile_to_sub_and_div(write_spec) -> None:
     path = write_spec(
         "  - |\n    x = ones(2)\n    x -= 1\n    x.grad /= 2\n    y = x.sub_(1).div_(2)\n"

@@ -139,7 +139,15 @@ def execute(lib: Any, program: Program) -> list[Observation]:
         hook_log.append(("leaf", describe(grad)))
 
     namespace: dict[str, Any] = {"torch": lib, "re": re, "double": lambda g: g * 2}
+
+    def observe_pre(grad_outputs: Any) -> None:
+        hook_log.append(("pre", describe(grad_outputs)))
+
+    def observe_post(grad_inputs: Any, grad_outputs: Any) -> None:
+        hook_log.append(("post", describe(grad_inputs), describe(grad_outputs)))
+
     namespace.update(observe=observe, observe_leaf=observe_leaf)
+    namespace.update(observe_pre=observe_pre, observe_post=observe_post)
     last_grads: dict[str, Any] = {}
     observations = []
     grad_mode = lib.is_grad_enabled()
@@ -798,6 +806,18 @@ class Builder:
         hook = self.choice(("double", "observe_leaf" if a.leaf else "observe"))
         self.effect(f"{name} = {a.name}.register_hook({hook})", (name,))
 
+    def node_hook(self) -> None:
+        """A pre-hook or post-hook on a node: on a non-leaf's grad_fn, or on the accumulator
+        of a leaf that some non-leaf's grad_fn points to."""
+        # not on a create_graph result: reference records other nodes than torch's there
+        a = self.pick(lambda m: m.rg and not m.leaf and not m.detached and not m.higher)
+        node = f"{a.name}.grad_fn"
+        if self.draw(st.booleans()):
+            node += f".next_functions[{self.draw(st.integers(0, 1))}][0]"
+        name = f"h{len(self.steps)}"
+        hook = self.choice(("register_prehook(observe_pre)", "register_hook(observe_post)"))
+        self.effect(f"{name} = {node}.{hook}", (name,))
+
     def remove_hook(self) -> None:
         handles = [s.outputs[0] for s in self.steps if s.outputs and s.outputs[0][0] == "h"]
         if not handles:
@@ -985,6 +1005,7 @@ WEIGHTED_KINDS = (
     ("inplace", 1),
     ("retain_grad", 1),
     ("hook", 1),
+    ("node_hook", 1),
     ("read_grad", 1),
     ("backward", 3),
     ("zero_grad", 1),
