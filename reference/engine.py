@@ -84,27 +84,25 @@ def run(
                 grad = _run_hooks(node._hooks, grad)
                 mine = False  # a hook may have kept the gradient it was shown
             leaf_hooked = False  # a leaf's tensor hooks run in _accumulate unless run here
-            if (
-                (node._pre_hooks or node._post_hooks)
-                and node.__class__ is AccumulateGrad
-                and grad is not None
-                and node.variable._hooks
-            ):  # a leaf's tensor hooks come first: its node's hooks see what they made
-                grad = _run_hooks(node.variable._hooks, grad)
-                leaf_hooked, mine = True, False
-            if node._pre_hooks:
-                grad = _node_hooks(node._pre_hooks, (grad,), (grad,), create_graph)[0]
-                mine = False
+            pre, post = node._pre_hooks, node._post_hooks
+            if pre or post:
+                if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
+                    # a leaf's tensor hooks come first: its node's hooks see what they made
+                    grad = _run_hooks(node.variable._hooks, grad)
+                    leaf_hooked, mine = True, False
+                if pre:
+                    grad = _node_hooks(pre, (grad,), (grad,), create_graph)[0]
+                    mine = False
             if node.__class__ is AccumulateGrad:
                 if grad is not None:
                     _accumulate(node.variable, grad, mine, leaf_hooked)
-                if node._post_hooks:
-                    _node_hooks(node._post_hooks, (), (), create_graph, (grad,))
+                if post:
+                    _node_hooks(post, (), (), create_graph, (grad,))
                 continue
             fn: Function = node  # type: ignore[assignment]  # all other nodes are
             edges = fn._next
             shared = False  # whether one array goes down two edges (Add's g, g)
-            if fn._post_hooks:  # they see the gradient as received, whatever backward does
+            if post:  # they see the gradient as received, whatever backward does
                 received = (grad.copy() if grad.__class__ is np.ndarray else grad,)
             if grad is None:
                 outputs: Any = (None,) * len(edges)
@@ -112,7 +110,7 @@ def run(
                 outputs = fn.backward(grad)
                 if len(edges) == 1:
                     outputs = (outputs,)
-                elif fn._post_hooks:
+                elif post:
                     pass  # the hooks see one gradient per input: nothing merged or shared
                 elif len(edges) == 2:
                     shared = outputs[0] is outputs[1] and None not in edges
@@ -122,7 +120,7 @@ def run(
                     shared = _shared(outputs, edges)
                 if not retain_graph:
                     fn.release()
-            if fn._post_hooks:
+            if post:
                 # as torch's nodes hand them out: fitted to each input, None where no
                 # gradient is wanted (no edge, or one this pass does not go down)
                 outputs = tuple(
@@ -131,7 +129,7 @@ def run(
                     else _fit(g, *fn._meta[i], node, i)
                     for i, (child, g) in enumerate(zip(edges, outputs))
                 )
-                outputs = _node_hooks(fn._post_hooks, outputs, outputs, create_graph, received)
+                outputs = _node_hooks(post, outputs, outputs, create_graph, received)
                 shared = True  # a hook may keep what it was shown: the engine owns none of it
             for i, child in enumerate(edges):
                 if child is None:
@@ -357,6 +355,6 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
     else:
         np.add(leaf._grad._data, grad, out=leaf._grad._data)
         leaf._grad._vc[0] += 1
-    for hook in list(leaf._post_hooks or ()):
+    for hook in list(leaf._post_hooks) if leaf._post_hooks else ():
         if hook(leaf) is not None:
             raise RuntimeError("Tensor post accumulate grad hooks should return None.")

@@ -41,14 +41,13 @@ INFERENCE_SAVED = (
 class Node:
     """What every graph node shares: a name, edges, hooks and an order for the engine."""
 
-    __slots__ = ("_next", "_seq", "_hooks", "__weakref__")
+    __slots__ = ("_next", "_seq", "_hooks", "_pre_hooks", "_post_hooks", "__weakref__")
     node_name = "Node"
     _next: tuple[Node | None, ...]  # one edge per input: the node its gradient goes to
     _seq: float  # creation order: the engine runs later nodes first
     _hooks: list[Any] | None  # tensor hooks (and retain_grad) of the tensor it made
-    # the node's own hooks, set on the few nodes that have any (class defaults otherwise)
-    _pre_hooks: list[Any] | None = None
-    _post_hooks: list[Any] | None = None
+    _pre_hooks: list[Any] | None  # the node's own hooks (register_prehook)
+    _post_hooks: list[Any] | None  # and (register_hook)
 
     def name(self) -> str:
         return self.node_name
@@ -56,14 +55,14 @@ class Node:
     def register_prehook(self, hook: Any) -> Any:
         """``hook(grad_outputs)`` before the node runs; a returned tuple replaces them."""
         if self._pre_hooks is None:
-            self._pre_hooks = []  # type: ignore[misc]  # subclasses have a __dict__ or a slot
+            self._pre_hooks = []
         return _register(hook, self._pre_hooks)
 
     def register_hook(self, hook: Any) -> Any:
         """``hook(grad_inputs, grad_outputs)`` once the node ran; a returned tuple replaces
         the gradients it computed for its inputs."""
         if self._post_hooks is None:
-            self._post_hooks = []  # type: ignore[misc]  # subclasses have a __dict__ or a slot
+            self._post_hooks = []
         return _register(hook, self._post_hooks)
 
     @property
@@ -139,7 +138,7 @@ class Function(Node):
             self.needs_input_grad = tuple(edge is not None for edge in self._next)
             self._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
         self._seq = next(_sequence)
-        self._hooks = None
+        self._hooks = self._pre_hooks = self._post_hooks = None
         self._released = False
         self._saved = None
         for i in self.saved_inputs():
@@ -252,7 +251,7 @@ def _register(hook: Any, home: list[Any]) -> Any:
 class AccumulateGrad(Node):
     """The node a leaf shows in ``next_functions``; the engine adds gradients into ``.grad``."""
 
-    __slots__ = ("variable", "_pre_hooks", "_post_hooks")
+    __slots__ = ("variable",)
     node_name = "AccumulateGrad"
 
     def name(self) -> str:

@@ -277,7 +277,8 @@ class CopySlices(Function):
         node.needs_input_grad = (edge is not None, *fn.needs_input_grad[1:])
         node._meta = ((base._data.shape, base._data.dtype), *fn._meta[1:])
         node._seq = next(_sequence)
-        node._hooks, node._released, node._saved = None, False, None
+        node._hooks = node._pre_hooks = node._post_hooks = None
+        node._released, node._saved = False, None
         return node
 
     def backward(self, g: Any) -> Any:
