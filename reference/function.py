@@ -78,6 +78,15 @@ def _via_base(t: Any) -> bool:
     return t._base is not None and t._base._rg
 
 
+def _read_histories(inputs: tuple[Any, ...]) -> None:
+    """torch collects an op's edges before it runs the kernel, so an op that fails has still
+    re-derived its view inputs' histories, or failed on one first with the view's error."""
+    if state.grad_enabled and not state.inference:
+        for t in inputs:
+            if t._base is not None and (t._rg or _via_base(t)):
+                t.grad_fn  # noqa: B018  (reading it re-derives the history)
+
+
 class Function(Node):
     """Base of every op. Subclasses set ``arity`` and ``node_name`` and define both passes."""
 
@@ -95,21 +104,26 @@ class Function(Node):
         """Run ``forward`` on the first ``arity`` args (tensors) and the rest (parameters)."""
         node = cls()
         arity = cls.arity
-        # the usual arities spelled out, and no *-call without parameters: the hot path
-        if arity == 2:
-            a, b = args[0], args[1]
-            if len(args) == 2:
-                out = node.forward(a._data, b._data)
+        try:
+            # the usual arities spelled out, and no *-call without parameters: the hot path
+            if arity == 2:
+                a, b = args[0], args[1]
+                if len(args) == 2:
+                    out = node.forward(a._data, b._data)
+                else:
+                    out = node.forward(a._data, b._data, *args[2:])
+                tracked = a._rg or b._rg or _via_base(a) or _via_base(b)
+            elif arity == 1:
+                a = args[0]
+                params = args[1:]
+                out = node.forward(a._data, *params) if params else node.forward(a._data)
+                tracked = a._rg or _via_base(a)
             else:
-                out = node.forward(a._data, b._data, *args[2:])
-            tracked = a._rg or b._rg or _via_base(a) or _via_base(b)
-        elif arity == 1:
-            a = args[0]
-            out = node.forward(a._data) if len(args) == 1 else node.forward(a._data, *args[1:])
-            tracked = a._rg or _via_base(a)
-        else:
-            out = node.forward(*[t._data for t in args[:arity]], *args[arity:])
-            tracked = any(t._rg or _via_base(t) for t in args[:arity])
+                out = node.forward(*[t._data for t in args[:arity]], *args[arity:])
+                tracked = any(t._rg or _via_base(t) for t in args[:arity])
+        except Exception:
+            _read_histories(args[:arity])
+            raise
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
