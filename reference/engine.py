@@ -83,35 +83,28 @@ def run(
             if grad is not None and node._hooks:
                 grad = _run_hooks(node._hooks, grad)
                 mine = False  # a hook may have kept the gradient it was shown
-            leaf_hooked = False  # a leaf's tensor hooks run in _accumulate unless run here
             pre, post = node._pre_hooks, node._post_hooks
-            if pre or post:
-                if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
-                    # a leaf's tensor hooks come first: its node's hooks see what they made
-                    grad = _run_hooks(node.variable._hooks, grad)
-                    leaf_hooked, mine = True, False
-                if pre:
-                    grad = _node_hooks(pre, (grad,), (grad,), create_graph)[0]
-                    mine = False
+            if pre or post:  # the node's own hooks: rare, so kept off the common path
+                grad = _before_node_hooks(node, grad, pre, create_graph)
+                mine = False
             if node.__class__ is AccumulateGrad:
                 if grad is not None:
-                    _accumulate(node.variable, grad, mine, leaf_hooked)
+                    _accumulate(node.variable, grad, mine, hooked=bool(pre or post))
                 if post:
                     _node_hooks(post, (), (), create_graph, (grad,))
                 continue
             fn: Function = node  # type: ignore[assignment]  # all other nodes are
             edges = fn._next
             shared = False  # whether one array goes down two edges (Add's g, g)
-            if post:  # they see the gradient as received, whatever backward does
-                received = (grad.copy() if grad.__class__ is np.ndarray else grad,)
-            if grad is None:
-                outputs: Any = (None,) * len(edges)
+            if post:
+                outputs: Any = _with_post_hooks(fn, grad, post, needed, retain_graph, create_graph)
+                shared = True  # a hook may keep what it was shown: the engine owns none of it
+            elif grad is None:
+                outputs = (None,) * len(edges)
             else:
                 outputs = fn.backward(grad)
                 if len(edges) == 1:
                     outputs = (outputs,)
-                elif post:
-                    pass  # the hooks see one gradient per input: nothing merged or shared
                 elif len(edges) == 2:
                     shared = outputs[0] is outputs[1] and None not in edges
                     if shared and edges[0] is edges[1]:
@@ -120,17 +113,6 @@ def run(
                     shared = _shared(outputs, edges)
                 if not retain_graph:
                     fn.release()
-            if post:
-                # as torch's nodes hand them out: fitted to each input, None where no
-                # gradient is wanted (no edge, or one this pass does not go down)
-                outputs = tuple(
-                    None
-                    if child is None or g is None or not _wanted(child, needed)
-                    else _fit(g, *fn._meta[i], node, i)
-                    for i, (child, g) in enumerate(zip(edges, outputs))
-                )
-                outputs = _node_hooks(post, outputs, outputs, create_graph, received)
-                shared = True  # a hook may keep what it was shown: the engine owns none of it
             for i, child in enumerate(edges):
                 if child is None:
                     continue
@@ -290,6 +272,46 @@ def _run_hooks(hooks: list[Any], grad: Any) -> Any:
                 )
             grad = result if isinstance(grad, Tensor) else result._data
     return grad
+
+
+def _before_node_hooks(node: Node, grad: Any, pre: list[Any] | None, create_graph: bool) -> Any:
+    """A hooked node's gradient once a leaf's tensor hooks (which come first, so its node's
+    hooks see what they made) and the node's pre-hooks have run."""
+    if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
+        grad = _run_hooks(node.variable._hooks, grad)
+    if pre:
+        grad = _node_hooks(pre, (grad,), (grad,), create_graph)[0]
+    return grad
+
+
+def _with_post_hooks(
+    fn: Function,
+    grad: Any,
+    post: list[Any],
+    needed: tuple[set[Node], set[Node]] | None,
+    retain_graph: bool,
+    create_graph: bool,
+) -> tuple[Any, ...]:
+    """Run ``fn`` and its post-hooks. They see one gradient per input as torch's nodes hand
+    them out, fitted to the input and None where no gradient is wanted (no edge, or one this
+    pass does not go down), and the gradient the node received, whatever backward does to it."""
+    edges = fn._next
+    received = (grad.copy() if grad.__class__ is np.ndarray else grad,)
+    if grad is None:
+        outputs: Any = (None,) * len(edges)
+    else:
+        outputs = fn.backward(grad)
+        if len(edges) == 1:
+            outputs = (outputs,)
+        if not retain_graph:
+            fn.release()
+    outputs = tuple(
+        None
+        if child is None or g is None or not _wanted(child, needed)
+        else _fit(g, *fn._meta[i], fn, i)
+        for i, (child, g) in enumerate(zip(edges, outputs))
+    )
+    return _node_hooks(post, outputs, outputs, create_graph, received)
 
 
 def _wanted(child: Node, needed: tuple[set[Node], set[Node]] | None) -> bool:
