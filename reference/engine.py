@@ -91,7 +91,7 @@ def run(
                 if grad is not None:
                     _accumulate(node.variable, grad, mine, hooked=bool(pre or post))
                 if post:
-                    _node_hooks(post, (), (), create_graph, (grad,))
+                    _node_hooks(post, (), create_graph, (grad,))
                 continue
             fn: Function = node  # type: ignore[assignment]  # all other nodes are
             edges = fn._next
@@ -280,7 +280,7 @@ def _before_node_hooks(node: Node, grad: Any, pre: list[Any] | None, create_grap
     if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
         grad = _run_hooks(node.variable._hooks, grad)
     if pre:
-        grad = _node_hooks(pre, (grad,), (grad,), create_graph)[0]
+        grad = _node_hooks(pre, (grad,), create_graph)[0]
     return grad
 
 
@@ -311,7 +311,7 @@ def _with_post_hooks(
         else _fit(g, *fn._meta[i], fn, i)
         for i, (child, g) in enumerate(zip(edges, outputs))
     )
-    return _node_hooks(post, outputs, outputs, create_graph, received)
+    return _node_hooks(post, outputs, create_graph, received)
 
 
 def _wanted(child: Node, needed: tuple[set[Node], set[Node]] | None) -> bool:
@@ -320,32 +320,30 @@ def _wanted(child: Node, needed: tuple[set[Node], set[Node]] | None) -> bool:
 
 def _node_hooks(
     hooks: list[Any],
-    shown: tuple[Any, ...],
-    current: tuple[Any, ...],
+    grads: tuple[Any, ...],
     create_graph: bool,
     received: tuple[Any, ...] | None = None,
 ) -> tuple[Any, ...]:
-    """A node's own hooks, as tensors: pre-hooks see its incoming gradients (``received``
+    """A node's own hooks, shown tensors: pre-hooks its incoming gradients (``received``
     None), post-hooks the gradients it made and those it received. A returned tuple of the
-    same length replaces ``current``."""
+    same length replaces ``grads`` for the hooks after it and for the engine."""
     for hook in list(hooks):
-        args = tuple(None if g is None else _as_tensor(g) for g in shown)
+        shown = tuple(None if g is None else _as_tensor(g) for g in grads)
         if received is None:
-            result = hook(args)
+            result = hook(shown)
         else:
-            result = hook(args, tuple(None if g is None else _as_tensor(g) for g in received))
+            result = hook(shown, tuple(None if g is None else _as_tensor(g) for g in received))
         if result is None:
             continue
         if not isinstance(result, tuple):
             raise TypeError(f"expected tuple, but hook returned '{type(result).__name__}'")
-        if len(result) != len(current):
+        if len(result) != len(grads):
             raise RuntimeError(
                 f"hook '{getattr(hook, '__name__', 'hook')}' has returned an incorrect number "
-                f"of values (got {len(result)}, but expected {len(current)})"
+                f"of values (got {len(result)}, but expected {len(grads)})"
             )
-        current = tuple(r if r is None or create_graph else r._data for r in result)
-        shown = current
-    return current
+        grads = tuple(r if r is None or create_graph else r._data for r in result)
+    return grads
 
 
 def _hooked(node: Node, grad: Any) -> Any:
