@@ -265,7 +265,7 @@ class TensorOps:
             _rebase_view(self, result.grad_fn)
         elif record:
             old, self._grad_fn, self._rg = self.grad_fn, result.grad_fn, True
-            if self._retains_grad:
+            if self._retains_grad and old is not None:  # None: detach_() since (torch asserts)
                 _move_retain_grad(self, old, self.grad_fn)
         return self
 

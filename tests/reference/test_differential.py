@@ -364,6 +364,7 @@ class Meta:
     ancestors: frozenset[str] = frozenset()  # the values it was computed from, and itself
     curved: bool = False  # a nonlinear op in its history: its derivative can require grad
     detached: bool = False  # a non-leaf made a leaf by detach_(): see the module docstring
+    retains: bool = False  # a non-leaf that retains its grad (retain_grad, or backward's inputs)
 
     def __post_init__(self) -> None:
         self.ancestors = self.ancestors | {self.name}
@@ -799,6 +800,7 @@ class Builder:
     def retain_grad(self) -> None:
         a = self.pick(lambda m: m.rg and not m.detached)
         self.effect(f"{a.name}.retain_grad()")
+        a.retains = a.retains or not a.leaf
 
     def hook(self) -> None:
         a = self.pick(lambda m: m.rg and not m.detached)
@@ -846,7 +848,9 @@ class Builder:
         self.effect(f"{a.name}.grad = {value}")
 
     def detach_(self) -> None:
-        a = self.pick()
+        # not one that retains its grad: a recorded in-place op on it afterwards trips an
+        # internal assert in torch 2.13 (update_tensor_hooks_on_new_gradfn), nothing to match
+        a = self.pick(lambda m: not m.retains)
         self.effect(f"{a.name}.detach_()", (a.name,))
         if a.view:
             return  # torch refuses to detach a view in place: the program ends there
@@ -877,6 +881,8 @@ class Builder:
             try:
                 chosen = [self.pick(lambda m: m.rg and not m.detached) for _ in range(2)]
                 retain += f", inputs=[{', '.join(m.name for m in chosen)}]"
+                for m in chosen:  # torch calls retain_grad() on each input
+                    m.retains = m.retains or not m.leaf
             except Skip:
                 pass
         if self.draw(st.booleans()):
