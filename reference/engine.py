@@ -58,15 +58,16 @@ def run(
     for r in buffers:
         if dependencies[r] == 0:
             ready.append((-r._seq, next(order), r))
-    if len(ready) > 1:
-        heapq.heapify(ready)
+    heapq.heapify(ready)
+    node: Node | None = None  # the next node to run, when it is known without the heap
 
     previous = state.grad_enabled
     state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph
     silenced = _quiet.enter()  # torch computes inf and nan silently
     try:
-        while ready:
-            node = heapq.heappop(ready)[2]
+        while node is not None or ready:
+            if node is None:
+                node = heapq.heappop(ready)[2]
             grad = buffers.pop(node, None)
             mine = node in owned
             if needed is not None:
@@ -79,6 +80,7 @@ def run(
                 elif not runs and node is lone_root:
                     _hooked(node, grad)  # torch visits a lone root even when not needed
                 if not runs:
+                    node = None
                     continue
             if grad is not None and node._hooks:
                 grad = _run_hooks(node._hooks, grad)
@@ -92,6 +94,7 @@ def run(
                     _accumulate(node.variable, grad, mine, hooked=bool(pre or post))
                 if post:
                     _node_hooks(post, (), create_graph, (grad,))
+                node = None
                 continue
             fn: Function = node  # type: ignore[assignment]  # all other nodes are
             edges = fn._next
@@ -111,8 +114,9 @@ def run(
                         outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
                 else:
                     shared = _shared(outputs, edges)
-                if not retain_graph:
+                if not retain_graph and fn._saved is not None:
                     fn.release()
+            follow = None  # the one child that became ready, if only one did
             for i, child in enumerate(edges):
                 if child is None:
                     continue
@@ -136,7 +140,15 @@ def run(
                 remaining = dependencies[child] - 1
                 dependencies[child] = remaining
                 if remaining == 0:
-                    heapq.heappush(ready, (-child._seq, next(order), child))
+                    if follow is not None:
+                        heapq.heappush(ready, (-follow._seq, next(order), follow))
+                    follow = child
+            # the common case, a chain: the child runs next without a trip through the heap
+            # (a leaf, seq inf, waits behind a leaf that became ready before it)
+            if follow is not None and ready and not -follow._seq < ready[0][0]:
+                heapq.heappush(ready, (-follow._seq, next(order), follow))
+                follow = None
+            node = follow
     finally:
         _quiet.leave(silenced)
         state.grad_enabled = previous
