@@ -124,9 +124,9 @@ def run(
                 if g is not None:
                     shape, dtype = fn._meta[i]
                     if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
-                        # a new array owns its memory, a view does not; the gradient
-                        # the node was given is the engine's only if it was before
-                        fresh = not shared and (mine if g is grad else g.flags.owndata)
+                        # a new array owns its memory (it has no base), a view does not;
+                        # the gradient the node was given is the engine's only if it was
+                        fresh = not shared and (mine if g is grad else g.base is None)
                     else:
                         fitted = _fit(g, shape, dtype, node, i)
                         fresh, g = fitted is not g, fitted
@@ -181,7 +181,7 @@ def _once_doubled(
     bit for bit the sum of the two. Else it stays as it is, shared."""
     g = outputs[0]
     fits = g.__class__ is np.ndarray and g.shape == meta[0] and g.dtype == meta[1]
-    if fits and (mine if g is grad else g.flags.owndata):
+    if fits and (mine if g is grad else g.base is None):
         return (np.add(g, g, out=g), None), False
     return outputs, True
 

@@ -102,55 +102,85 @@ class Function(Node):
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the first ``arity`` args (tensors) and the rest (parameters)."""
-        node = cls()
         arity = cls.arity
+        if arity == 2 and len(args) == 2:
+            return cls.binary(args[0], args[1])
+        if arity != 1:
+            return cls._apply(args)
+        # one tensor, the other common case, spelled out as ``binary`` is
+        node = cls()
+        a = args[0]
+        data = a._data
         try:
-            # the usual arities spelled out, and no *-call without parameters: the hot path
-            if arity == 2:
-                a, b = args[0], args[1]
-                if len(args) == 2:
-                    out = node.forward(a._data, b._data)
-                else:
-                    out = node.forward(a._data, b._data, *args[2:])
-                tracked = a._rg or b._rg or _via_base(a) or _via_base(b)
-            elif arity == 1:
-                a = args[0]
-                params = args[1:]
-                out = node.forward(a._data, *params) if params else node.forward(a._data)
-                tracked = a._rg or _via_base(a)
-            else:
-                out = node.forward(*[t._data for t in args[:arity]], *args[arity:])
-                tracked = any(t._rg or _via_base(t) for t in args[:arity])
+            out = node.forward(data, *args[1:]) if len(args) > 1 else node.forward(data)
         except Exception:
-            _read_histories(args[:arity])
+            _read_histories((a,))
             raise
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
         # inference mode records nothing, even under enable_grad
+        if (a._rg or _via_base(a)) and state.grad_enabled and not state.inference:
+            edge = a._node()
+            node._next, node.needs_input_grad = (edge,), (edge is not None,)
+            node._meta = ((data.shape, data.dtype),)
+            node._link(args, result)
+        return result
+
+    @classmethod
+    def binary(cls, a: Tensor, b: Tensor) -> Tensor:
+        """``apply`` for two tensors and no parameters, the arithmetic operators' path, spelled
+        out: every small graph is made of these."""
+        node = cls()
+        da, db = a._data, b._data
+        try:
+            out = node.forward(da, db)
+        except Exception:
+            _read_histories((a, b))
+            raise
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        result = Tensor(out)
+        tracked = a._rg or b._rg or _via_base(a) or _via_base(b)
         if tracked and state.grad_enabled and not state.inference:
-            node._record(args[:arity], result)
+            ea, eb = a._node(), b._node()
+            node._next, node.needs_input_grad = (ea, eb), (ea is not None, eb is not None)
+            node._meta = ((da.shape, da.dtype), (db.shape, db.dtype))
+            node._link((a, b), result)
+        return result
+
+    @classmethod
+    def _apply(cls, args: tuple[Any, ...]) -> Tensor:
+        """``apply`` for any arity."""
+        node = cls()
+        inputs = args[: cls.arity]
+        try:
+            out = node.forward(*[t._data for t in inputs], *args[cls.arity :])
+        except Exception:
+            _read_histories(inputs)
+            raise
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        result = Tensor(out)
+        tracked = any(t._rg or _via_base(t) for t in inputs)
+        if tracked and state.grad_enabled and not state.inference:
+            node._record(inputs, result)
         return result
 
     def _record(self, inputs: tuple[Tensor, ...], result: Tensor) -> None:
-        """Put this node in the graph: edges, the inputs' shapes and dtypes, saved tensors."""
-        # an input that requires grad may still have no edge (a view made under no_grad):
-        # as in torch, a gradient (and what it needs saved) is computed only along an edge
-        if len(inputs) == 2:  # the usual arities spelled out: the hot path
-            a, b = inputs
-            ea, eb = a._node(), b._node()
-            self._next, self.needs_input_grad = (ea, eb), (ea is not None, eb is not None)
-            da, db = a._data, b._data
-            self._meta = ((da.shape, da.dtype), (db.shape, db.dtype))
-        elif len(inputs) == 1:
-            ea = inputs[0]._node()
-            self._next, self.needs_input_grad = (ea,), (ea is not None,)
-            da = inputs[0]._data
-            self._meta = ((da.shape, da.dtype),)
-        else:
-            self._next = tuple(t._node() for t in inputs)
-            self.needs_input_grad = tuple(edge is not None for edge in self._next)
-            self._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
+        """Put this node in the graph: edges to the inputs' nodes, then ``_link``."""
+        self._next = tuple(t._node() for t in inputs)
+        self.needs_input_grad = tuple(edge is not None for edge in self._next)
+        self._meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
+        self._link(inputs, result)
+
+    def _link(self, inputs: tuple[Tensor, ...], result: Tensor) -> None:
+        """Put this node in the graph once its edges (``_next``, ``needs_input_grad``) and its
+        inputs' shapes and dtypes (``_meta``) are set: an order, saved tensors, the result.
+
+        As in torch, an input that requires grad may still have no edge (a view made under
+        no_grad); a gradient, and what it needs saved, is computed only along an edge.
+        """
         self._seq = next(_sequence)
         self._hooks = self._pre_hooks = self._post_hooks = None
         self._released = False
@@ -202,7 +232,12 @@ class Function(Node):
         graph = state.grad_enabled
         values: list[Any] = [None] * (self.arity + 1)
         for slot, tensor, data, box, version, had_history in self._saved or ():
-            if had_history and tensor is not None and tensor.grad_fn is None:
+            # a view's history is read through grad_fn, which may re-derive it or fail
+            if (
+                had_history
+                and tensor is not None
+                and (tensor._grad_fn if tensor._base is None else tensor.grad_fn) is None
+            ):
                 raise RuntimeError(DETACHED_IN_PLACE)
             if box[0] != version:
                 origin = self if tensor is None else tensor.grad_fn

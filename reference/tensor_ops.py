@@ -50,20 +50,36 @@ def _operands(a: Any, b: Any) -> tuple[Any, Any, np.dtype | None]:
     return a, Tensor(np.asarray(b, dtype=result.np)), result.np
 
 
-def _binary(op: Any, a: Any, b: Any, true_division: bool = False) -> Tensor:
-    a, b, want = _operands(a, b)
-    if true_division and (want or a._data.dtype).kind != "f":
-        want = dtypes.DEFAULT_FLOAT.np
-    try:
-        out = op.apply(a, b)
-    except ValueError:
-        _check_broadcast(a._data.shape, b._data.shape)
-        raise
-    if not (a._data.flags.c_contiguous and b._data.flags.c_contiguous):
-        out._data = _laid_out(out._data, (a._data, b._data))
-    if want is not None and out._data.dtype != want:
-        _cast_result(out, want)
-    return out
+def _arithmetic(op: Any, true_division: bool = False) -> Any:
+    """The operator ``tensor <op> other`` for a binary op class."""
+
+    def operator(a: Any, b: Any) -> Tensor:
+        data = a._data
+        if (b.__class__ is float or b.__class__ is int) and data.dtype.kind == "f":
+            # the common case first: a number becomes a constant of the tensor's dtype, and
+            # the result is laid out as the tensor is
+            out = op.binary(a, a.__class__(np.array(b, data.dtype)))
+            if not data.flags.c_contiguous:
+                out._data = _laid_out(out._data, (data,))
+            return out
+        a, b, want = _operands(a, b)
+        if true_division and (want or a._data.dtype).kind != "f":
+            want = dtypes.DEFAULT_FLOAT.np
+        try:
+            out = op.binary(a, b)
+        except ValueError:
+            _check_broadcast(a._data.shape, b._data.shape)
+            raise
+        if not (a._data.flags.c_contiguous and b._data.flags.c_contiguous):
+            out._data = _laid_out(out._data, (a._data, b._data))
+        if want is not None and out._data.dtype != want:
+            _cast_result(out, want)
+        return out
+
+    return operator
+
+
+_power = _arithmetic(ar.PowTensor)
 
 
 def _cast_result(out: Any, want: np.dtype) -> None:
@@ -138,13 +154,9 @@ class TensorOps:
     _data: np.ndarray
 
     # -- arithmetic ------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return _binary(ar.Add, self, other)
+    __add__ = __radd__ = _arithmetic(ar.Add)
 
-    __radd__ = __add__
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _binary(ar.Sub, self, other)
+    __sub__ = _arithmetic(ar.Sub)
 
     def __rsub__(self, other: Any) -> Tensor:
         a, b, want = _operands(self, other)
@@ -153,20 +165,16 @@ class TensorOps:
             _cast_result(out, want)
         return out
 
-    def __mul__(self, other: Any) -> Tensor:
-        return _binary(ar.Mul, self, other)
+    __mul__ = __rmul__ = _arithmetic(ar.Mul)
 
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _binary(ar.Div, self, other, true_division=True)
+    __truediv__ = _arithmetic(ar.Div, true_division=True)
 
     def __rtruediv__(self, other: Any) -> Tensor:
         return _floating(self).reciprocal() * other  # torch records Mul after Reciprocal
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, self.__class__):
-            return _binary(ar.PowTensor, self, exponent)
+            return _power(self, exponent)
         if self._data.dtype.kind != "f" and isinstance(exponent, float):
             return _floating(self) ** exponent
         return ar.Pow.apply(self, exponent)

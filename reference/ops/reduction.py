@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import expand, is_array, keepdim_shape, normalize_dims
+from ._math import expand, keepdim_shape, normalize_dims
 
 
 class Sum(Function):
@@ -66,10 +66,10 @@ def _spread(
 ) -> Any:
     """A reduction's gradient (divided by ``count``, for a mean), broadcast back over the
     dimensions it reduced."""
-    if is_array(g) and g.size == 1:  # the same gradient everywhere (a full reduction)
+    if g.__class__ is np.ndarray and g.size == 1:  # the same everywhere (a full reduction)
         # a read-only stride-0 view of the one value: what np.broadcast_to makes, in a
         # tenth of its time on this hot path; dividing the scalar is faster than the array
-        value = g.reshape(())[()]
+        value = g[()] if g.ndim == 0 else g.reshape(())[()]
         if count != 1:
             value = value / count
         return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
