@@ -38,7 +38,7 @@ def _gradients(x: Any) -> list[Any]:
     return list(x)
 
 
-def _one(data: np.ndarray) -> np.ndarray:
+def one(data: np.ndarray) -> np.ndarray:
     """A one shaped like the one-element ``data`` (np.ones_like costs microseconds)."""
     one = np.array(1, data.dtype)
     return one if data.ndim == 0 else one.reshape(data.shape)
@@ -56,7 +56,7 @@ def _roots(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -
             if out.requires_grad and out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if out._data.size == 1:
-                grad = _one(out._data)
+                grad = one(out._data)
         else:
             if not isinstance(given, Tensor):
                 raise TypeError(
@@ -91,12 +91,6 @@ def backward(
 ) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf they depend on,
     or, given ``inputs``, of those tensors only (leaves or not)."""
-    if grad_tensors is None and inputs is None and not create_graph and tensors.__class__ is Tensor:
-        # ``loss.backward()``, the common call, without the general path's bookkeeping
-        node, data = tensors._node(), tensors._data
-        if node is not None and data.size == 1:
-            engine.run((node,), (_one(data),), bool(retain_graph), False)
-            return
     if inputs is not None and not _as_list(inputs):
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     outputs = _as_list(tensors)

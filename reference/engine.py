@@ -54,10 +54,7 @@ def run(
     # Ties (leaves, which all run first) go in the order they became ready, as in torch's
     # queue for two of them; its order for more depends on its heap's layout.
     order = itertools.count()
-    ready = []
-    for r in buffers:
-        if dependencies[r] == 0:
-            ready.append((-r._seq, next(order), r))
+    ready = [(-r._seq, next(order), r) for r in buffers if dependencies[r] == 0]
     heapq.heapify(ready)
     node: Node | None = None  # the next node to run, when it is known without the heap
 
@@ -82,16 +79,13 @@ def run(
                 if not runs:
                     node = None
                     continue
-            if grad is not None and node._hooks:
-                grad = _run_hooks(node._hooks, grad)
+            post = node._post_hooks
+            if node._hooks or node._pre_hooks or post:  # rare: kept off the common path
+                grad = _before_hooks(node, grad, create_graph)
                 mine = False  # a hook may have kept the gradient it was shown
-            pre, post = node._pre_hooks, node._post_hooks
-            if pre or post:  # the node's own hooks: rare, so kept off the common path
-                grad = _before_node_hooks(node, grad, pre, create_graph)
-                mine = False
             if node.__class__ is AccumulateGrad:
                 if grad is not None:
-                    _accumulate(node.variable, grad, mine, hooked=bool(pre or post))
+                    _accumulate(node.variable, grad, mine, bool(node._pre_hooks or post))
                 if post:
                     _node_hooks(post, (), create_graph, (grad,))
                 node = None
@@ -117,12 +111,13 @@ def run(
                 if not retain_graph and fn._saved is not None:
                     fn.release()
             follow = None  # the one child that became ready, if only one did
+            meta = fn._meta
             for i, child in enumerate(edges):
                 if child is None:
                     continue
                 g = outputs[i]
                 if g is not None:
-                    shape, dtype = fn._meta[i]
+                    shape, dtype = meta[i]
                     if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
                         # a new array owns its memory (it has no base), a view does not;
                         # the gradient the node was given is the engine's only if it was
@@ -286,9 +281,16 @@ def _run_hooks(hooks: list[Any], grad: Any) -> Any:
     return grad
 
 
-def _before_node_hooks(node: Node, grad: Any, pre: list[Any] | None, create_graph: bool) -> Any:
-    """A hooked node's gradient once a leaf's tensor hooks (which come first, so its node's
-    hooks see what they made) and the node's pre-hooks have run."""
+def _before_hooks(node: Node, grad: Any, create_graph: bool) -> Any:
+    """A node's gradient once the hooks that see it before the node runs have: its tensor's
+    hooks, then its own pre-hooks. A leaf's tensor hooks run in ``_accumulate``, unless its
+    node has hooks of its own: then they run here first, so the node's hooks see what they
+    made."""
+    if grad is not None and node._hooks:
+        grad = _run_hooks(node._hooks, grad)
+    pre = node._pre_hooks
+    if not (pre or node._post_hooks):
+        return grad
     if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
         grad = _run_hooks(node.variable._hooks, grad)
     if pre:
@@ -373,10 +375,11 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
         mine = False
     if not leaf._rg:
         return  # requires_grad_(False) since the graph was recorded: hooks run, nothing lands
-    if leaf.grad_fn is not None:  # detach_() and then an in-place op gave it a history
+    # detach_() and then an in-place op gave it a history (a view's is read via grad_fn)
+    if (leaf._grad_fn if leaf._base is None else leaf.grad_fn) is not None:
         raise RuntimeError("leaf variable has been moved into the graph interior")
     if leaf._grad is None:
-        if isinstance(grad, Tensor):
+        if grad.__class__ is Tensor:
             leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())
         elif mine and grad.dtype == leaf._data.dtype:
             leaf._grad = Tensor(grad)

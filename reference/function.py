@@ -98,6 +98,13 @@ class Function(Node):
     arity = 1
     saves: tuple[int, ...] = ()  # the inputs backward needs
     save_result = False  # whether backward needs the result
+    saves_anything = True  # False (set below, per class) where nothing is ever saved
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.saves_anything = bool(
+            cls.saves or cls.save_result or cls.saved_inputs is not Function.saved_inputs
+        )
 
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
@@ -185,10 +192,11 @@ class Function(Node):
         self._hooks = self._pre_hooks = self._post_hooks = None
         self._released = False
         self._saved = None
-        for i in self.saved_inputs():
-            self.save(i, inputs[i])
-        if self.save_result:
-            self.save(self.arity, result)
+        if self.saves_anything:
+            for i in self.saved_inputs():
+                self.save(i, inputs[i])
+            if self.save_result:
+                self.save(self.arity, result)
         result._rg = True
         result._grad_fn = self
 

@@ -277,6 +277,12 @@ class Tensor(TensorOps):
         inputs: Any = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        if gradient is None and inputs is None and not create_graph:
+            # ``loss.backward()``, the common call, without the general path's bookkeeping
+            node, data = self._node(), self._data
+            if node is not None and data.size == 1:
+                engine.run((node,), (autograd.one(data),), bool(retain_graph), False)
+                return
         autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
@@ -424,4 +430,4 @@ class _RetainGrad:
 
 
 # Last: autograd.py imports this module. Bound once here, not imported inside ``backward``.
-from . import autograd  # noqa: E402
+from . import autograd, engine  # noqa: E402

@@ -50,15 +50,44 @@ def _operands(a: Any, b: Any) -> tuple[Any, Any, np.dtype | None]:
     return a, Tensor(np.asarray(b, dtype=result.np)), result.np
 
 
+_CONSTANTS: dict[tuple[int, np.dtype], Any] = {}
+
+
+def _constant(tensor_class: Any, number: float, dtype: np.dtype) -> Any:
+    """``number`` as a 0-d tensor of ``dtype``. A constant has no history and no path back to
+    the user, so an integer one is made once per value and dtype and then shared."""
+    if number.__class__ is not int:
+        return tensor_class(np.array(number, dtype))
+    key = (number, dtype)
+    made = _CONSTANTS.get(key)
+    if made is None:
+        made = tensor_class(np.array(number, dtype))
+        made._inference = False  # made in inference mode, it may still be used outside
+        made._data.flags.writeable = False  # and nothing may write into a shared one
+        if len(_CONSTANTS) < 4096:
+            _CONSTANTS[key] = made
+    return made
+
+
 def _arithmetic(op: Any, true_division: bool = False) -> Any:
     """The operator ``tensor <op> other`` for a binary op class."""
 
     def operator(a: Any, b: Any) -> Tensor:
+        # the common cases first: numpy's result is torch's, and the layout the operands'
         data = a._data
-        if (b.__class__ is float or b.__class__ is int) and data.dtype.kind == "f":
-            # the common case first: a number becomes a constant of the tensor's dtype, and
-            # the result is laid out as the tensor is
-            out = op.binary(a, a.__class__(np.array(b, data.dtype)))
+        if b.__class__ is a.__class__:
+            other = b._data
+            if other.dtype == data.dtype and (data.dtype.kind == "f" or not true_division):
+                try:
+                    out = op.binary(a, b)
+                except ValueError:
+                    _check_broadcast(data.shape, other.shape)
+                    raise
+                if not (data.flags.c_contiguous and other.flags.c_contiguous):
+                    out._data = _laid_out(out._data, (data, other))
+                return out
+        elif (b.__class__ is float or b.__class__ is int) and data.dtype.kind == "f":
+            out = op.binary(a, _constant(a.__class__, b, data.dtype))
             if not data.flags.c_contiguous:
                 out._data = _laid_out(out._data, (data,))
             return out

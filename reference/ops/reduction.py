@@ -38,12 +38,14 @@ class Mean(Function):
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
         self.count = a.size if len(dims) == a.ndim else math.prod([a.shape[d] for d in dims])
         # what ndarray.mean does, without its Python overhead on small arrays
-        total = _dense(np.add.reduce(a, axis=dims, keepdims=keepdim))  # type: ignore[call-overload]
+        total = np.add.reduce(a, axis=dims, keepdims=keepdim)  # type: ignore[call-overload]
         if self.count == 0:  # torch's mean of nothing is nan, without numpy's warning
             return np.full_like(total, np.nan)
         if total.__class__ is np.ndarray:
+            total = _dense(total)
             return np.true_divide(total, self.count, out=total)
-        return total.dtype.type(total / self.count)
+        mean = total / self.count  # a numpy scalar: numpy 1.x may promote it
+        return mean if mean.__class__ is total.__class__ else total.dtype.type(mean)
 
     def backward(self, g: Any) -> Any:
         return _spread(g, self.shape, self.dims, self.keepdim, self.count)
@@ -82,10 +84,13 @@ def _spread(
 
 def reduce(op: str, a: Any, dim: Any, keepdim: bool) -> Any:
     """Pick the overload torch would record for ``sum``/``mean`` with this ``dim``."""
-    dims = normalize_dims(dim, a._data.ndim)
-    if a._data.ndim == 0:
+    data = a._data
+    if dim is None and data.dtype.kind == "f":  # everything, the common case
+        return (Sum if op == "sum" else Mean).apply(a, tuple(range(data.ndim)), False)
+    dims = normalize_dims(dim, data.ndim)
+    if data.ndim == 0:
         dims = ()  # a 0-d tensor accepts dim 0 or -1, and has nothing to reduce
-    if op == "mean" and a._data.dtype.kind != "f":
+    if op == "mean" and data.dtype.kind != "f":
         name = {"int64": "Long", "int32": "Int", "bool": "Bool"}[a.dtype.name]
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
