@@ -108,7 +108,7 @@ def run(
                         outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
                 else:
                     shared = _shared(outputs, edges)
-                if not retain_graph and fn._saved is not None:
+                if not retain_graph:
                     fn.release()
             follow = None  # the one child that became ready, if only one did
             meta = fn._meta
