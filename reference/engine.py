@@ -54,9 +54,13 @@ def run(
     # Ties (leaves, which all run first) go in the order they became ready, as in torch's
     # queue for two of them; its order for more depends on its heap's layout.
     order = itertools.count()
-    ready = [(-r._seq, next(order), r) for r in buffers if dependencies[r] == 0]
-    heapq.heapify(ready)
     node: Node | None = None  # the next node to run, when it is known without the heap
+    ready: list[tuple[float, int, Node]] = []
+    if len(buffers) == 1 and dependencies[roots[0]] == 0:
+        node = roots[0]  # one root: it runs first
+    else:
+        ready = [(-r._seq, next(order), r) for r in buffers if dependencies[r] == 0]
+        heapq.heapify(ready)
 
     previous = state.grad_enabled
     state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph
