@@ -1,7 +1,8 @@
 """Graph nodes: the base class every op derives from, saved tensors, and AccumulateGrad.
 
 An op is one subclass with ``forward`` (numpy in, numpy out) beside ``backward`` (one gradient
-per input). ``Function.apply`` runs the forward and, when grad mode is on and an input requires
+per input). Both run with numpy's floating-point warnings off: torch makes inf and nan
+silently. ``Function.apply`` runs the forward and, when grad mode is on and an input requires
 grad, records the node: its edges to the inputs' nodes, the inputs' shapes and dtypes (so the
 engine can sum broadcast gradients back and cast them), and the tensors it saved.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _quiet
 from .grad_mode import state
 
 _sequence = itertools.count()
@@ -118,11 +120,14 @@ class Function(Node):
         node = cls()
         a = args[0]
         data = a._data
+        silenced = _quiet.enter()
         try:
             out = node.forward(data, *args[1:]) if len(args) > 1 else node.forward(data)
         except Exception:
             _read_histories((a,))
             raise
+        finally:
+            _quiet.leave(silenced)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
@@ -140,11 +145,14 @@ class Function(Node):
         out: every small graph is made of these."""
         node = cls()
         da, db = a._data, b._data
+        silenced = _quiet.enter()
         try:
             out = node.forward(da, db)
         except Exception:
             _read_histories((a, b))
             raise
+        finally:
+            _quiet.leave(silenced)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)
@@ -161,11 +169,14 @@ class Function(Node):
         """``apply`` for any arity."""
         node = cls()
         inputs = args[: cls.arity]
+        silenced = _quiet.enter()
         try:
             out = node.forward(*[t._data for t in inputs], *args[cls.arity :])
         except Exception:
             _read_histories(inputs)
             raise
+        finally:
+            _quiet.leave(silenced)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor(out)

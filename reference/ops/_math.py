@@ -6,8 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from .._quiet import Quiet
-
 
 def is_array(x: Any) -> bool:
     """An array (or the scalar numpy makes of 0-d arithmetic), as opposed to a tensor."""
@@ -17,11 +15,6 @@ def is_array(x: Any) -> bool:
 def raw(x: Any) -> np.ndarray:
     """The array behind a saved value, for masks that are constants in any case."""
     return x if is_array(x) else x._data
-
-
-def quiet() -> Quiet:
-    """Silence numpy's floating-point warnings: torch makes inf and nan without a word."""
-    return Quiet()
 
 
 def dense(a: np.ndarray) -> bool:
