@@ -350,13 +350,14 @@ def _profile_chain_2x2() -> str:
 
     def numpy_calls() -> None:
         # what the engine asks of numpy: three elementwise ops, a sum and a division, the
-        # root gradient, a stride-0 view, two products, and their sum
+        # root gradient, a stride-0 view, a product, and that product added to itself
         y = a + two
         s = y * y + two
         np.add.reduce(s, axis=(0, 1)) / 4
-        np.ones(())
+        np.array(1, np.float32)
         g = np.ndarray((2, 2), np.float32, one, 0, (0, 0))
-        g * y + g * y
+        gy = g * y
+        np.add(gy, gy, out=gy)
 
     import torch
 
