@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -11,6 +10,7 @@ from . import engine
 from .function import AccumulateGrad, Node
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from .tensor import Tensor
+from .tensor_ops import warn_once
 
 CREATE_GRAPH_WARNING = (
     "Using backward() with create_graph=True will create a reference cycle between the "
@@ -101,8 +101,8 @@ def backward(
         for t in _as_list(inputs):
             t.retain_grad()  # as torch does: a non-leaf input keeps its .grad from now on
             only.append(t._node())  # None for one that has no node: it is never reached
-    if create_graph:
-        warnings.warn(CREATE_GRAPH_WARNING, UserWarning, stacklevel=3)
+    if create_graph:  # torch warns once per process
+        warn_once(CREATE_GRAPH_WARNING, stacklevel=4)
     keep = create_graph if retain_graph is None else retain_graph
     engine.run(nodes, grads, keep, create_graph, only=only)
 

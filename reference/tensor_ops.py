@@ -368,7 +368,7 @@ class TensorOps:
     @property
     def T(self) -> Tensor:  # noqa: N802 - torch's name
         if self._data.ndim != 2:
-            _warn_once(T_DEPRECATED[self._data.ndim == 0])
+            warn_once(T_DEPRECATED[self._data.ndim == 0])
         return _view_of(self, shape_ops.Permute.apply(self))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -471,11 +471,11 @@ T_DEPRECATED = (
 _warned: set[str] = set()
 
 
-def _warn_once(message: str) -> None:
+def warn_once(message: str, stacklevel: int = 3) -> None:
     """Torch's TORCH_WARN_ONCE: the first time in the process only."""
     if message not in _warned:
         _warned.add(message)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."

@@ -1764,6 +1764,30 @@ def test_repr_matches_torch(expr: str) -> None:
     assert ours[-1].outputs == theirs[-1].outputs
 
 
+def test_create_graph_backward_warns_once_per_process() -> None:
+    """Run apart, as the test below: torch warns about backward(create_graph=True) the first
+    time in a process, whether through Tensor.backward or autograd.backward."""
+    code = (
+        "import sys, warnings\n"
+        "torch = __import__(sys.argv[1])\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    for _ in range(3):\n"
+        "        (x * x).sum().backward(create_graph=True)\n"
+        "    torch.autograd.backward((x * x).sum(), create_graph=True)\n"
+        "print([str(w.message).split(' (Triggered')[0] for w in caught])\n"
+    )
+    printed = {
+        name: subprocess.run(
+            [sys.executable, "-c", code, name], capture_output=True, text=True, check=True
+        ).stdout
+        for name in ("reference", "torch")
+    }
+    assert printed["reference"] == printed["torch"]
+    assert printed["torch"].count("create_graph=True") == 1
+
+
 def test_T_warns_once_per_process_on_tensors_that_are_not_2d() -> None:  # noqa: N802
     """Run apart: torch's warnings are once per process, and this process may have had them."""
     code = (
