@@ -136,7 +136,7 @@ class Function(Node):
             edge = a._node()
             node._next, node.needs_input_grad = (edge,), (edge is not None,)
             node._meta = ((data.shape, data.dtype),)
-            node._link(args, result)
+            node._link((a,), result)
         return result
 
     @classmethod
