@@ -2,8 +2,8 @@
 cheaply: torch makes inf and nan without a word.
 
 ``np.errstate`` costs about 0.7 us to enter and leave, a few percent of a small backward; the
-context variable it sets costs a tenth of that. That variable is numpy's private API, so an
-older or newer numpy without it falls back to ``np.errstate``.
+context variable it sets costs a tenth of that. That variable is numpy's private API (numpy
+2.0 on), so a later numpy without it falls back to ``np.errstate``.
 """
 
 from __future__ import annotations

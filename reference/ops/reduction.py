@@ -44,8 +44,7 @@ class Mean(Function):
         if total.__class__ is np.ndarray:
             total = _dense(total)
             return np.true_divide(total, self.count, out=total)
-        mean = total / self.count  # a numpy scalar: numpy 1.x may promote it
-        return mean if mean.__class__ is total.__class__ else total.dtype.type(mean)
+        return total / self.count  # a numpy scalar of total's dtype (numpy 2's promotion)
 
     def backward(self, g: Any) -> Any:
         return _spread(g, self.shape, self.dims, self.keepdim, self.count)
