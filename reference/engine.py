@@ -17,6 +17,7 @@ import numpy as np
 from . import _quiet
 from .function import AccumulateGrad, Function, Node
 from .grad_mode import state
+from .ops._math import dense
 from .tensor import Tensor
 
 
@@ -385,10 +386,10 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
     if leaf._grad is None:
         if grad.__class__ is Tensor:
             leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())
-        elif mine and grad.dtype == leaf._data.dtype:
-            leaf._grad = Tensor(grad)
+        elif mine and grad.dtype == leaf._data.dtype and _obeys_layout(grad, leaf._data):
+            leaf._grad = Tensor(grad)  # nothing else can see it: no copy, as torch steals it
         else:
-            leaf._grad = Tensor(np.array(grad, dtype=leaf._data.dtype, copy=True))
+            leaf._grad = Tensor(_laid_out_as(grad, leaf._data))
     elif state.grad_enabled:
         leaf._grad = leaf._grad + grad
     else:
@@ -397,3 +398,27 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
     for hook in list(leaf._post_hooks) if leaf._post_hooks else ():
         if hook(leaf) is not None:
             raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+
+
+def _obeys_layout(grad: np.ndarray, leaf: np.ndarray) -> bool:
+    """torch's gradient layout contract: a leaf's ``.grad`` has the leaf's strides when the
+    leaf is dense (no gaps, no overlap), and is contiguous otherwise; strides along size-1
+    dimensions do not count, unless 0. (An array the engine made has no gaps, so the same
+    strides as the leaf's mean a dense leaf, the common case, checked first.)"""
+    if grad.strides == leaf.strides:
+        return True
+    if leaf.flags.c_contiguous or dense(leaf):
+        return all(
+            st != 0 if n == 1 else st == leaf_st
+            for n, st, leaf_st in zip(grad.shape, grad.strides, leaf.strides)
+        )
+    return bool(grad.flags.c_contiguous)
+
+
+def _laid_out_as(grad: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+    """A copy of ``grad`` in the leaf's dtype that obeys the layout contract."""
+    if leaf.flags.c_contiguous or not dense(leaf):
+        return np.array(grad, dtype=leaf.dtype, order="C", copy=True)
+    out = np.empty_like(leaf)  # order "K": a dense array's own strides
+    np.copyto(out, grad, casting="unsafe")
+    return out

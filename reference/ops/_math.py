@@ -52,6 +52,11 @@ def expand(g: Any, shape: tuple[int, ...]) -> Any:
     return np.broadcast_to(g, shape) if is_array(g) else g.expand(*shape)
 
 
+def t(m: Any) -> Any:
+    """A matrix's transpose, recorded as torch's formulas record it (``TBackward0``)."""
+    return m.T if is_array(m) else m.t()
+
+
 def swap(g: Any, d0: int, d1: int) -> Any:
     return g.swapaxes(d0, d1) if is_array(g) else g.transpose(d0, d1)
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
+from ._math import t
 
 
 class _Product(Function):
@@ -23,12 +24,31 @@ class _Product(Function):
 
 
 class Mm(_Product):
+    """torch computes the gradient of a column-major operand as the transpose of a product,
+    so that it comes out column-major too: a view, which ``create_graph`` lets one see."""
+
     node_name = "MmBackward0"
+    column_major: tuple[bool, bool]
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.column_major = (_column_major(a), _column_major(b))
+        return a @ b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b, _ = self.saved()
         need_a, need_b = self.needs_input_grad
-        return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+        a_by_column, b_by_column = self.column_major
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = t(b @ t(g)) if a_by_column else g @ t(b)
+        if need_b:
+            grad_b = t(t(g) @ a) if b_by_column else t(a) @ g
+        return grad_a, grad_b
+
+
+def _column_major(m: np.ndarray) -> bool:
+    """torch's test, on strides as they are (a size-1 dimension's stride counts too)."""
+    return m.strides[0] == m.itemsize and m.strides[1] == m.shape[0] * m.itemsize
 
 
 class _SelfFirst(_Product):
@@ -47,7 +67,7 @@ class Mv(_SelfFirst):
         a, v, _ = self.saved()
         need_a, need_b = self.needs_input_grad
         grad_a = g.reshape(-1, 1) @ v.reshape(1, -1) if need_a else None
-        return grad_a, (a.T @ g if need_b else None)
+        return grad_a, (t(a) @ g if need_b else None)
 
 
 class Dot(_SelfFirst):

@@ -95,3 +95,68 @@ def test_elementwise_results_are_laid_out_as_torch_lays_them_out(case: Any, op: 
     assert tuple(ours.shape) == tuple(theirs.shape)
     assert strides(ours) == strides(theirs), (left, right)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 3), min_size=1, max_size=3)
+    .map(tuple)
+    .flatmap(lambda shape: st.tuples(st.just(shape), operand(shape))),
+    st.sampled_from(["mul", "mean", "exp", "square", "broadcast", "twice"]),
+)
+def test_a_leaf_grad_is_laid_out_as_the_leaf(case: Any, op: str) -> None:
+    """torch's gradient layout contract: ``.grad`` takes the leaf's strides when the leaf is
+    dense (a permuted block), and is contiguous otherwise (a sliced or expanded leaf)."""
+    shape, steps = case
+    data = np.arange(1, 200, dtype=np.float32)
+    grads = []
+    for lib in (reference, torch):
+        x = build(lib, steps, data).detach().requires_grad_()
+        y = _through(lib, op, x, data)
+        y.sum().backward()
+        grads.append(x.grad)
+    ours, theirs = grads
+    assert strides(ours) == strides(theirs), steps
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def _through(lib: Any, op: str, x: Any, data: np.ndarray) -> Any:
+    if op == "mul":
+        return x * 2
+    if op == "mean":
+        return x.mean() + 0 * x
+    if op == "exp":
+        return x.exp()
+    if op == "square":
+        return x * x
+    if op == "broadcast":
+        return x + lib.tensor(data[: x.shape[-1]])
+    return x * 3 + x
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    st.booleans(),
+    st.booleans(),
+)
+def test_matmul_grads_of_column_major_operands_are_transposed_views(
+    sizes: tuple[int, int, int], a_by_column: bool, b_by_column: bool
+) -> None:
+    """torch computes a column-major operand's gradient as the transpose of a product: a
+    view (seen with ``create_graph``, where it is a ``TBackward0``), laid out by column."""
+    n, k, m = sizes
+    data = np.arange(1, 50, dtype=np.float32)
+    seen = []
+    for lib in (reference, torch):
+        a = lib.tensor(data[: n * k].reshape(k, n)).t() if a_by_column else None
+        a = a if a is not None else lib.tensor(data[: n * k].reshape(n, k))
+        b = lib.tensor(data[: k * m].reshape(m, k)).t() if b_by_column else None
+        b = b if b is not None else lib.tensor(data[: k * m].reshape(k, m))
+        a, b = a.detach().requires_grad_(), b.detach().requires_grad_()
+        ga, gb = lib.autograd.grad((a @ b).sum(), (a, b), create_graph=True)
+        (a @ b).sum().backward()
+        views = tuple(g._is_view() if lib is torch else g._base is not None for g in (ga, gb))
+        names = (ga.grad_fn.name(), gb.grad_fn.name())
+        seen.append((views, names, strides(a.grad), strides(b.grad)))
+    assert seen[0] == seen[1]
