@@ -17,6 +17,7 @@ import numpy as np
 from . import _quiet
 from .function import AccumulateGrad, Function, Node
 from .grad_mode import state
+from .ops import unary
 from .ops._math import dense
 from .tensor import Tensor
 
@@ -384,8 +385,8 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
     if (leaf._grad_fn if leaf._base is None else leaf.grad_fn) is not None:
         raise RuntimeError("leaf variable has been moved into the graph interior")
     if leaf._grad is None:
-        if grad.__class__ is Tensor:
-            leaf._grad = grad if grad.grad_fn is not None else Tensor(grad._data.copy())
+        if grad.__class__ is Tensor:  # create_graph: torch copies, and records the copy
+            leaf._grad = _recorded_copy(grad, leaf._data)
         elif mine and grad.dtype == leaf._data.dtype and _obeys_layout(grad, leaf._data):
             leaf._grad = Tensor(grad)  # nothing else can see it: no copy, as torch steals it
         else:
@@ -413,6 +414,17 @@ def _obeys_layout(grad: np.ndarray, leaf: np.ndarray) -> bool:
             for n, st, leaf_st in zip(grad.shape, grad.strides, leaf.strides)
         )
     return bool(grad.flags.c_contiguous)
+
+
+def _recorded_copy(grad: Tensor, leaf: np.ndarray) -> Tensor:
+    """A leaf's first ``.grad`` under ``create_graph``: a copy that obeys the layout contract
+    and is part of the graph (``CopyBackwards`` into a tensor laid out as the leaf, or, for
+    a leaf with gaps, a contiguous ``CloneBackward0``)."""
+    if grad.grad_fn is None:  # no history to record: a plain copy
+        return Tensor(_laid_out_as(grad._data, leaf))
+    if dense(leaf):
+        return unary.CopyInto.apply(Tensor(leaf), grad)  # the leaf's array: its layout only
+    return unary.Clone.apply(grad, "C")
 
 
 def _laid_out_as(grad: np.ndarray, leaf: np.ndarray) -> np.ndarray:

@@ -149,6 +149,25 @@ class Clone(Function):
         return g
 
 
+class CopyInto(Function):
+    """``dest.copy_(src)`` into a new ``dest``: how torch's AccumulateGrad makes a leaf's
+    first ``.grad`` under ``create_graph``, laid out as the leaf. ``dest`` is a constant."""
+
+    arity = 2
+    node_name = "CopyBackwards"
+
+    def name(self) -> str:
+        return "torch::autograd::CopyBackwards"
+
+    def forward(self, dest: np.ndarray, src: np.ndarray) -> np.ndarray:
+        out = np.empty_like(dest)  # order "K": the destination's strides
+        np.copyto(out, src, casting="unsafe")
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        return None, g
+
+
 class Zero(Function):
     """``zero_()`` on a tensor in the graph: what flowed in no longer matters."""
 

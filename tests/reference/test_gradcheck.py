@@ -18,6 +18,7 @@ catching a wrong formula (a wrong factor or sign errs by O(1)).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,17 @@ def _edited_view(a: Tensor, b: Tensor) -> Tensor:
     view = base.t()[1:]  # a view of a view, taken before the edit
     base.mul_(b)  # the edit re-derives the view's history from the base's (AsStrided)
     return view * view
+
+
+def _grad_with_graph(a: Tensor) -> Tensor:
+    """A leaf's first ``.grad`` under ``create_graph`` (here ``a * a``): the engine's recorded
+    copy of the gradient (``CopyBackwards``), itself differentiable in ``a``."""
+    leaf = reference.tensor(np.full(tuple(a.shape), 0.5), requires_grad=True)
+    with reference.enable_grad(), warnings.catch_warnings():  # also under no_grad
+        warnings.simplefilter("ignore", UserWarning)  # create_graph's reference-cycle notice
+        (leaf * a * a).sum().backward(create_graph=True, inputs=[leaf])  # not into a
+    assert leaf.grad is not None
+    return leaf.grad
 
 
 M23, M32, V3, V2, ROW, COL = (2, 3), (3, 2), (3,), (2,), (1, 3), (2, 1)
@@ -152,6 +164,7 @@ OPS = [
     Op("vector @ matrix", lambda a, b: reference.matmul(a, b), (V2, M23)),
     # in place, on a non-leaf
     Op("view of an edited base", _edited_view, (M23, V3)),
+    Op("a leaf's .grad under create_graph", _grad_with_graph, (M23,)),
     Op("mul_ through a view", _through_view("mul_"), (M23, V3)),
     Op("div_ through a view", _through_view("div_"), (M23, V3), (WIDE, POSITIVE)),
     Op("add_", _inplace("add_"), (M23, V3)),
