@@ -66,7 +66,7 @@ class Mv(_SelfFirst):
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, v, _ = self.saved()
         need_a, need_b = self.needs_input_grad
-        grad_a = g.reshape(-1, 1) @ v.reshape(1, -1) if need_a else None
+        grad_a = g.reshape(-1, 1) * v if need_a else None  # torch's outer product
         return grad_a, (t(a) @ g if need_b else None)
 
 

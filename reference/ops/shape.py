@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import SECOND_BACKWARD, Function, _sequence
-from ._math import broadcast_strides, is_array, swap
+from ._math import broadcast_strides, is_array, swap, t
 
 
 class View(Function):
@@ -53,7 +53,7 @@ class T(Function):
         return a.T
 
     def backward(self, g: Any) -> Any:
-        return g.T if g.ndim == 2 else g
+        return t(g) if g.ndim == 2 else g
 
 
 class Permute(Function):
@@ -95,19 +95,24 @@ class Unsqueeze(Function):
     node_name = "UnsqueezeBackward0"
 
     def forward(self, a: np.ndarray, dim: int) -> np.ndarray:
-        self.shape = a.shape
+        self.shape, self.dim = a.shape, dim
         return np.expand_dims(a, dim)
 
     def backward(self, g: Any) -> Any:
-        return g.reshape(self.shape)
+        return g.reshape(self.shape) if is_array(g) else g.squeeze(self.dim)
 
 
-class Squeeze(Unsqueeze):
+class Squeeze(Function):
     node_name = "SqueezeBackward1"
 
     def forward(self, a: np.ndarray, dim: int) -> np.ndarray:
-        self.shape = a.shape
+        self.shape, self.dim = a.shape, dim
         return a.squeeze(dim) if a.shape[dim] == 1 else a[...]
+
+    def backward(self, g: Any) -> Any:
+        if is_array(g):
+            return g.reshape(self.shape)
+        return g.unsqueeze(self.dim) if self.shape[self.dim] == 1 else g
 
 
 class SqueezeInPlace(Squeeze):
@@ -117,14 +122,22 @@ class SqueezeInPlace(Squeeze):
     node_name = "SqueezeBackward4"
 
 
-class SqueezeAll(Unsqueeze):
+class SqueezeAll(Function):
     """``squeeze()``: drops every dimension of size 1."""
 
     node_name = "SqueezeBackward0"
 
-    def forward(self, a: np.ndarray) -> np.ndarray:  # type: ignore[override]
+    def forward(self, a: np.ndarray) -> np.ndarray:
         self.shape = a.shape
         return a.squeeze()
+
+    def backward(self, g: Any) -> Any:
+        if is_array(g):
+            return g.reshape(self.shape)
+        for dim, size in enumerate(self.shape):  # torch's unsqueeze_to: one at a time
+            if size == 1:
+                g = g.unsqueeze(dim)
+        return g
 
 
 class Index(Function):
@@ -132,6 +145,7 @@ class Index(Function):
     along one dimension; torch records one node per indexed dimension."""
 
     node_name = "SliceBackward0"
+    scatter: type[SliceBackward]  # its backward, when recorded (set below)
 
     def forward(self, a: np.ndarray, key: tuple[Any, ...]) -> np.ndarray:
         self.shape, self.key, self.dtype = a.shape, key, a.dtype
@@ -142,17 +156,19 @@ class Index(Function):
             out = np.zeros(self.shape, dtype=g.dtype)
             out[self.key] = g
             return out
-        return IndexBackward.apply(g, self.shape, self.key)
+        return self.scatter.apply(g, self.shape, self.key)
 
 
 class Select(Index):
     node_name = "SelectBackward0"
 
 
-class IndexBackward(Function):
-    """Scatters a gradient into zeros; recorded only for higher-order gradients."""
+class SliceBackward(Function):
+    """Scatters a gradient into zeros; recorded only for higher-order gradients, under the
+    name torch gives the backward of the op it undoes."""
 
-    node_name = "IndexBackwardBackward0"
+    node_name = "SliceBackwardBackward0"
+    gather: type[Index] = Index  # the op whose gradient this is, and its own gradient
 
     def forward(self, g: np.ndarray, shape: tuple[int, ...], key: tuple[Any, ...]) -> np.ndarray:
         self.key = key
@@ -161,7 +177,16 @@ class IndexBackward(Function):
         return out
 
     def backward(self, gg: Any) -> Any:
-        return gg[self.key] if is_array(gg) else Index.apply(gg, self.key)
+        return gg[self.key] if is_array(gg) else self.gather.apply(gg, self.key)
+
+
+class SelectBackward(SliceBackward):
+    node_name = "SelectBackwardBackward0"
+    gather = Select
+
+
+Index.scatter = SliceBackward
+Select.scatter = SelectBackward
 
 
 def _addresses(a: np.ndarray) -> np.ndarray:
