@@ -387,7 +387,11 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
     if leaf._grad is None:
         if grad.__class__ is Tensor:  # create_graph: torch copies, and records the copy
             leaf._grad = _recorded_copy(grad, leaf._data)
-        elif mine and grad.dtype == leaf._data.dtype and _obeys_layout(grad, leaf._data):
+        elif (
+            mine
+            and grad.dtype == leaf._data.dtype
+            and (grad.strides == leaf._data.strides or _obeys_layout(grad, leaf._data))
+        ):
             leaf._grad = Tensor(grad)  # nothing else can see it: no copy, as torch steals it
         else:
             leaf._grad = Tensor(_laid_out_as(grad, leaf._data))
