@@ -375,7 +375,8 @@ def _hooked(node: Node, grad: Any) -> Any:
 def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> None:
     """Add into ``leaf.grad``: in place normally, so the same object persists; as a new
     tensor under ``create_graph``, so the sum itself is recorded. A first gradient is copied,
-    never aliased, unless the engine owns it (``mine``): then nothing else can see it."""
+    never aliased, unless the engine owns it (``mine``) and it is laid out as torch's layout
+    contract asks (``_obeys_layout``): then nothing else can see it."""
     if leaf._hooks and not hooked:
         grad = _run_hooks(leaf._hooks, grad)
         mine = False
