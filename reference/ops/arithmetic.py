@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import log, raw
+from ._math import is_array, log, raw
 
 
 class Add(Function):
@@ -65,6 +65,25 @@ class Mul(Function):
         return grad_a, (g * a if need_b else None)
 
 
+class MulScalar(Function):
+    """A tensor times a number inside a recorded backward formula, where torch multiplies by
+    a Scalar (``MulBackward1``); ``tensor * number`` from Python is ``MulBackward0``."""
+
+    node_name = "MulBackward1"
+
+    def forward(self, a: np.ndarray, number: float) -> np.ndarray:
+        self.number = number
+        return a * number
+
+    def backward(self, g: Any) -> Any:
+        return scale(g, self.number)
+
+
+def scale(x: Any, number: float) -> Any:
+    """``x * number`` as torch's formulas record it."""
+    return x * number if is_array(x) else MulScalar.apply(x, number)
+
+
 class Div(Function):
     arity = 2
     node_name = "DivBackward0"
@@ -79,7 +98,7 @@ class Div(Function):
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b, _ = self.saved()
         need_a, need_b = self.needs_input_grad
-        return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
+        return (g / b if need_a else None), (-g * ((a / b) / b) if need_b else None)
 
 
 class Pow(Function):
@@ -99,7 +118,7 @@ class Pow(Function):
         p = self.exponent
         if p == 0:
             return g * 0
-        return g * p * a ** (p - 1)
+        return g * scale(a ** (p - 1), p)  # torch's order: the power, then the exponent
 
 
 class PowTensor(Function):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..function import Function
 from ._math import dense, is_array, zeros_like
+from .arithmetic import scale
 
 
 class Neg(Function):
@@ -53,7 +54,24 @@ class Tanh(Function):
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
-        return g * (1 - result * result)
+        return g * (1 - result * result) if is_array(g) else TanhGrad.apply(g, result)
+
+
+class TanhGrad(Function):
+    """Tanh's gradient ``g * (1 - y * y)`` as one recorded node, as torch records it."""
+
+    arity = 2
+    node_name = "TanhBackwardBackward0"
+    saves = (0, 1)
+
+    def forward(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return g * (1 - y * y)
+
+    def backward(self, gg: Any) -> tuple[Any, Any]:
+        g, y, _ = self.saved()
+        need_g, need_y = self.needs_input_grad
+        grad_g = (gg * (1 - y * y) if is_array(gg) else TanhGrad.apply(gg, y)) if need_g else None
+        return grad_g, (gg * (scale(y, -2) * g) if need_y else None)
 
 
 class Sigmoid(Function):
@@ -71,7 +89,26 @@ class Sigmoid(Function):
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
-        return g * result * (1 - result)
+        return g * result * (1 - result) if is_array(g) else SigmoidGrad.apply(g, result)
+
+
+class SigmoidGrad(Function):
+    """Sigmoid's gradient ``g * y * (1 - y)`` as one recorded node, as torch records it."""
+
+    arity = 2
+    node_name = "SigmoidBackwardBackward0"
+    saves = (0, 1)
+
+    def forward(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return g * y * (1 - y)
+
+    def backward(self, gg: Any) -> tuple[Any, Any]:
+        g, y, _ = self.saved()
+        need_g, need_y = self.needs_input_grad
+        grad_g = None
+        if need_g:
+            grad_g = gg * y * (1 - y) if is_array(gg) else SigmoidGrad.apply(gg, y)
+        return grad_g, (gg * g * (scale(y, -2) + 1) if need_y else None)
 
 
 class Relu(Function):
@@ -122,7 +159,7 @@ class Reciprocal(Function):
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
-        return -g * result * result
+        return -g * (result * result)
 
 
 class ToCopy(Function):
