@@ -261,7 +261,13 @@ def _sum_to(grad: Any, shape: tuple[int, ...], node: Node, index: int) -> Any:
         )
     if not isinstance(grad, Tensor):
         return np.asarray(grad.sum(axis=dims)).reshape(shape)
-    return grad.sum(dim=dims, keepdim=True).reshape(shape) if dims else grad.reshape(shape)
+    # recorded as torch's sum_to records it: a full sum to a 0-d shape; else one sum that
+    # keeps the dimensions, then a view only if leading dimensions go
+    if not shape:
+        return grad.sum()
+    if dims:
+        grad = grad.sum(dim=dims, keepdim=True)
+    return grad.view(*shape) if lead else grad
 
 
 def _dtype(np_dtype: np.dtype) -> Any:

@@ -84,6 +84,24 @@ def scale(x: Any, number: float) -> Any:
     return x * number if is_array(x) else MulScalar.apply(x, number)
 
 
+class DivScalar(Function):
+    """A tensor divided by a number inside a recorded backward formula (``DivBackward1``)."""
+
+    node_name = "DivBackward1"
+
+    def forward(self, a: np.ndarray, number: float) -> np.ndarray:
+        self.number = number
+        return a / number
+
+    def backward(self, g: Any) -> Any:
+        return divide(g, self.number)
+
+
+def divide(x: Any, number: float) -> Any:
+    """``x / number`` as torch's formulas record it."""
+    return x / number if is_array(x) else DivScalar.apply(x, number)
+
+
 class Div(Function):
     arity = 2
     node_name = "DivBackward0"
@@ -165,4 +183,4 @@ class RPow(Function):
 
     def backward(self, g: Any) -> Any:
         (_, result) = self.saved()
-        return g * result * self.log_base
+        return g * scale(result, self.log_base)  # torch's order: result times log(base)

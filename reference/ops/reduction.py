@@ -8,13 +8,15 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import expand, keepdim_shape, normalize_dims
+from ._math import expand, is_array, keepdim_shape, normalize_dims
+from .arithmetic import divide
 
 
 class Sum(Function):
     """``sum()`` over everything."""
 
     node_name = "SumBackward0"
+    by_dim = False  # sum(dim): its recorded gradient unsqueezes each reduced dimension
 
     def forward(self, a: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
@@ -22,17 +24,19 @@ class Sum(Function):
         return out if a.dtype.kind == "f" else out.astype(np.int64)
 
     def backward(self, g: Any) -> Any:
-        return _spread(g, self.shape, self.dims, self.keepdim)
+        return _spread(g, self.shape, self.dims, self.keepdim, by_dim=self.by_dim)
 
 
 class SumDim(Sum):
     """``sum(dim)``: the same maths, a different torch overload and node name."""
 
     node_name = "SumBackward1"
+    by_dim = True
 
 
 class Mean(Function):
     node_name = "MeanBackward0"
+    by_dim = False
 
     def forward(self, a: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
@@ -47,11 +51,12 @@ class Mean(Function):
         return total / self.count  # a numpy scalar of total's dtype (numpy 2's promotion)
 
     def backward(self, g: Any) -> Any:
-        return _spread(g, self.shape, self.dims, self.keepdim, self.count)
+        return _spread(g, self.shape, self.dims, self.keepdim, self.count, self.by_dim)
 
 
 class MeanDim(Mean):
     node_name = "MeanBackward1"
+    by_dim = True
 
 
 def _dense(out: Any) -> Any:
@@ -63,7 +68,12 @@ def _dense(out: Any) -> Any:
 
 
 def _spread(
-    g: Any, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool, count: int = 1
+    g: Any,
+    shape: tuple[int, ...],
+    dims: tuple[int, ...],
+    keepdim: bool,
+    count: int = 1,
+    by_dim: bool = False,
 ) -> Any:
     """A reduction's gradient (divided by ``count``, for a mean), broadcast back over the
     dimensions it reduced."""
@@ -74,11 +84,20 @@ def _spread(
         if count != 1:
             value = value / count
         return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
-    if count != 1:
-        g = g / count
-    if not keepdim:
-        g = g.reshape(keepdim_shape(shape, dims))
-    return expand(g, shape)
+    if is_array(g):
+        if count != 1:
+            g = g / count
+        if not keepdim:
+            g = g.reshape(keepdim_shape(shape, dims))
+        return expand(g, shape)
+    # recorded (create_graph) as torch records it: sum(dim) and mean(dim) unsqueeze each
+    # reduced dimension back, sum() and mean() expand the 0-d gradient at once; a mean
+    # then divides by a Scalar
+    if not keepdim and by_dim:
+        for d in dims:
+            g = g.unsqueeze(d)
+    g = g.expand(shape)
+    return g if count == 1 else divide(g, count)
 
 
 def reduce(op: str, a: Any, dim: Any, keepdim: bool) -> Any:

@@ -1600,6 +1600,15 @@ HIGHER_ORDER = {
     "pow": lambda lib, a: a**3,
     "reciprocal": lambda lib, a: a.reciprocal(),
     "div": lambda lib, a: a / (a * a + 3),
+    "rpow": lambda lib, a: 2.5**a,
+    "expand": lambda lib, a: a[:1].expand(2, 2) * a,
+    "broadcast": lambda lib, a: (a + a[0]) * (a + a[0]),
+    "sum()": lambda lib, a: a.sum() * a,
+    "sum(dim)": lambda lib, a: a.sum(1) * a[0],
+    "sum(dim, keepdim)": lambda lib, a: a.sum(0, keepdim=True) * a,
+    "sum of a 0-d": lambda lib, a: a[0, 0].sum() * a,
+    "mean()": lambda lib, a: a.mean() * a,
+    "mean(dims)": lambda lib, a: a.mean((0, 1)) * a,
 }
 
 
