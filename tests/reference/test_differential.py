@@ -1609,6 +1609,16 @@ HIGHER_ORDER = {
     "sum of a 0-d": lambda lib, a: a[0, 0].sum() * a,
     "mean()": lambda lib, a: a.mean() * a,
     "mean(dims)": lambda lib, a: a.mean((0, 1)) * a,
+    "add and sub": lambda lib, a: (a + a[0]) * (a - a[1]),
+    "rsub and neg": lambda lib, a: (2.5 - a) * -a,
+    "exp and log": lambda lib, a: (a * a + 1).log() * a.exp(),
+    "relu": lambda lib, a: a.relu() * a,
+    "clone": lambda lib, a: a.clone() * a,
+    "view and reshape": lambda lib, a: a.view(4) * a.t().reshape(4),
+    "transpose and T": lambda lib, a: a.transpose(0, 1) * a.T,
+    "dot": lambda lib, a: lib.matmul(a[0], a[1]) * a,
+    "to": lambda lib, a: a.float().double() * a,
+    "index and None": lambda lib, a: a[1, 1:] * a[None][0, 0, :1],
 }
 
 
