@@ -54,7 +54,7 @@ class Tanh(Function):
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
-        return g * (1 - result * result) if is_array(g) else TanhGrad.apply(g, result)
+        return tanh_grad(g, result)
 
 
 class TanhGrad(Function):
@@ -65,13 +65,17 @@ class TanhGrad(Function):
     saves = (0, 1)
 
     def forward(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return g * (1 - y * y)
+        return tanh_grad(g, y)
 
     def backward(self, gg: Any) -> tuple[Any, Any]:
         g, y, _ = self.saved()
         need_g, need_y = self.needs_input_grad
-        grad_g = (gg * (1 - y * y) if is_array(gg) else TanhGrad.apply(gg, y)) if need_g else None
-        return grad_g, (gg * (scale(y, -2) * g) if need_y else None)
+        return (tanh_grad(gg, y) if need_g else None), (gg * (scale(y, -2) * g) if need_y else None)
+
+
+def tanh_grad(g: Any, y: Any) -> Any:
+    """Tanh's gradient from its result: computed on arrays, one recorded node on tensors."""
+    return g * (1 - y * y) if is_array(g) else TanhGrad.apply(g, y)
 
 
 class Sigmoid(Function):
@@ -89,7 +93,7 @@ class Sigmoid(Function):
 
     def backward(self, g: Any) -> Any:
         _, result = self.saved()
-        return g * result * (1 - result) if is_array(g) else SigmoidGrad.apply(g, result)
+        return sigmoid_grad(g, result)
 
 
 class SigmoidGrad(Function):
@@ -100,15 +104,18 @@ class SigmoidGrad(Function):
     saves = (0, 1)
 
     def forward(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return g * y * (1 - y)
+        return sigmoid_grad(g, y)
 
     def backward(self, gg: Any) -> tuple[Any, Any]:
         g, y, _ = self.saved()
         need_g, need_y = self.needs_input_grad
-        grad_g = None
-        if need_g:
-            grad_g = gg * y * (1 - y) if is_array(gg) else SigmoidGrad.apply(gg, y)
+        grad_g = sigmoid_grad(gg, y) if need_g else None
         return grad_g, (gg * g * (scale(y, -2) + 1) if need_y else None)
+
+
+def sigmoid_grad(g: Any, y: Any) -> Any:
+    """Sigmoid's gradient from its result: computed on arrays, one recorded node on tensors."""
+    return g * y * (1 - y) if is_array(g) else SigmoidGrad.apply(g, y)
 
 
 class Relu(Function):

@@ -1864,14 +1864,19 @@ def test_create_graph_backward_warns_once_per_process() -> None:
         "    torch.autograd.backward((x * x).sum(), create_graph=True)\n"
         "print([str(w.message).split(' (Triggered')[0] for w in caught])\n"
     )
-    printed = {
+    printed = _in_fresh_processes(code)
+    assert printed["reference"] == printed["torch"]
+    assert printed["torch"].count("create_graph=True") == 1
+
+
+def _in_fresh_processes(code: str) -> dict[str, str]:
+    """What ``code`` prints in a new process with ``sys.argv[1]`` naming each library."""
+    return {
         name: subprocess.run(
             [sys.executable, "-c", code, name], capture_output=True, text=True, check=True
         ).stdout
         for name in ("reference", "torch")
     }
-    assert printed["reference"] == printed["torch"]
-    assert printed["torch"].count("create_graph=True") == 1
 
 
 def test_T_warns_once_per_process_on_tensors_that_are_not_2d() -> None:  # noqa: N802
@@ -1885,11 +1890,6 @@ def test_T_warns_once_per_process_on_tensors_that_are_not_2d() -> None:  # noqa:
         "        torch.ones([2] * rank).T\n"
         "print([str(w.message).split(' (Triggered')[0] for w in caught])\n"
     )
-    printed = {
-        name: subprocess.run(
-            [sys.executable, "-c", code, name], capture_output=True, text=True, check=True
-        ).stdout
-        for name in ("reference", "torch")
-    }
+    printed = _in_fresh_processes(code)
     assert printed["reference"] == printed["torch"]
     assert printed["torch"].count("deprecated") == 2  # one for 0-D, one for the other ranks
