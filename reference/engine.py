@@ -19,6 +19,7 @@ from .function import AccumulateGrad, Function, Node
 from .grad_mode import state
 from .ops import unary
 from .ops._math import dense
+from .ready_queue import pop_order
 from .tensor import Tensor
 
 
@@ -53,15 +54,19 @@ def run(
     owned: set[Node] = set()
     for root, grad in zip(roots, grads):
         buffers[root] = grad if root not in buffers else buffers[root] + grad
-    # Ties (leaves, which all run first) go in the order they became ready, as in torch's
-    # queue for two of them; its order for more depends on its heap's layout.
+    # The latest node runs first; ties (leaves, which all run first) go in the order they
+    # became ready, as in torch's queue for two of them. Roots go in all at once, so for
+    # three leaves or more their order is the one torch's heap gives (pop_order).
     order = itertools.count()
     node: Node | None = None  # the next node to run, when it is known without the heap
     ready: list[tuple[float, int, Node]] = []
     if len(buffers) == 1 and dependencies[roots[0]] == 0:
         node = roots[0]  # one root: it runs first
     else:
-        ready = [(-r._seq, next(order), r) for r in buffers if dependencies[r] == 0]
+        # torch's root node hands the roots over in order, one given twice at its last copy
+        last = {root: i for i, root in enumerate(roots)}
+        handed = [r for r in sorted(last, key=last.__getitem__) if dependencies[r] == 0]
+        ready = [(-r._seq, next(order), r) for r in pop_order(handed)]
         heapq.heapify(ready)
 
     previous = state.grad_enabled

@@ -289,53 +289,12 @@ def compare(program: Program, ours: list[Observation], theirs: list[Observation]
                         f"{name}.grad is the same object as before: reference {same_x}, "
                         f"torch {same_y}"
                     )
-            hooks_a = tuple(a.hooks)
-            hooks_b = tuple(_align_leaf_calls(a.hooks, b.hooks, program.precise))
+            # in torch's order, ties between leaves included (reference/ready_queue.py)
+            hooks_a, hooks_b = tuple(a.hooks), tuple(b.hooks)
             compare_desc("hook calls", hooks_a, hooks_b, not higher_seen, program.precise)
         except Mismatch as e:
             raise AssertionError(f"{where}: {e}\nprogram:{program!r}") from None
     assert len(ours) == len(theirs), f"reference ran {len(ours)} steps, torch {len(theirs)}"
-
-
-def _runs(log: list[Any]) -> list[list[Any]]:
-    """The hook log cut into runs: each leaf-hook call joins the run of leaf calls before it."""
-    runs: list[list[Any]] = []
-    for entry in log:
-        if _leaf_call(entry) and runs and _leaf_call(runs[-1][0]):
-            runs[-1].append(entry)
-        else:
-            runs.append([entry])
-    return runs
-
-
-def _leaf_call(entry: Any) -> bool:
-    return isinstance(entry, tuple) and entry[:1] == ("leaf",)
-
-
-def _align_leaf_calls(ours: list[Any], theirs: list[Any], precise: bool) -> list[Any]:
-    """``theirs`` with each run of leaf-hook calls put in the order of ``ours`` where the
-    calls match. Leaves that are ready together all run before any other node, in an order
-    that is an artifact of torch's heap (reference takes them first come, first served, which
-    agrees with torch for two), so only the calls in each run must match, not their order."""
-    ours_runs, theirs_runs = _runs(ours), _runs(theirs)
-    if [len(r) for r in ours_runs] != [len(r) for r in theirs_runs]:
-        return theirs  # the comparison reports the difference
-    aligned = []
-    for mine, other in zip(ours_runs, theirs_runs):
-        left = list(other)
-        for entry in mine:
-            match = next((e for e in left if _same(entry, e, precise)), left[0])
-            left.remove(match)
-            aligned.append(match)
-    return aligned
-
-
-def _same(a: Any, b: Any, precise: bool) -> bool:
-    try:
-        compare_desc("", a, b, True, precise)
-    except Mismatch:
-        return False
-    return True
 
 
 def check_program(program: Program) -> None:
