@@ -84,6 +84,23 @@ def scale(x: Any, number: float) -> Any:
     return x * number if is_array(x) else MulScalar.apply(x, number)
 
 
+class AddScalar(Function):
+    """A tensor plus a number inside a recorded backward formula (``AddBackward1``)."""
+
+    node_name = "AddBackward1"
+
+    def forward(self, a: np.ndarray, number: float) -> np.ndarray:
+        return a + number
+
+    def backward(self, g: Any) -> Any:
+        return g
+
+
+def shift(x: Any, number: float) -> Any:
+    """``x + number`` as torch's formulas record it."""
+    return x + number if is_array(x) else AddScalar.apply(x, number)
+
+
 class DivScalar(Function):
     """A tensor divided by a number inside a recorded backward formula (``DivBackward1``)."""
 

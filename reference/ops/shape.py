@@ -78,7 +78,11 @@ class Expand(Function):
         return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=a.flags.writeable)
 
     def backward(self, g: Any) -> Any:
-        return g  # the engine sums it back to the input's shape
+        # the engine sums it back to the input's shape; torch's formula (sum_to) sums into
+        # a 0-d input even from a 0-d gradient, which shows when it is recorded
+        if not self._meta[0][0] and not is_array(g):
+            return g.sum()
+        return g
 
 
 class Alias(Function):

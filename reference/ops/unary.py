@@ -8,7 +8,7 @@ import numpy as np
 
 from ..function import Function
 from ._math import dense, is_array, zeros_like
-from .arithmetic import scale
+from .arithmetic import scale, shift
 
 
 class Neg(Function):
@@ -110,7 +110,7 @@ class SigmoidGrad(Function):
         g, y, _ = self.saved()
         need_g, need_y = self.needs_input_grad
         grad_g = sigmoid_grad(gg, y) if need_g else None
-        return grad_g, (gg * g * (scale(y, -2) + 1) if need_y else None)
+        return grad_g, (gg * g * shift(scale(y, -2), 1) if need_y else None)
 
 
 def sigmoid_grad(g: Any, y: Any) -> Any:

@@ -93,6 +93,15 @@ def _grad_with_graph(a: Tensor) -> Tensor:
     return leaf.grad
 
 
+def _sigmoid_gradient(a: Tensor) -> Tensor:
+    """Sigmoid's gradient at ``a``, recorded (SigmoidBackwardBackward0): its own gradient
+    adds a number as torch's formula does (AddBackward1). Taken in a leaf of its own, so
+    that ``a`` need not require grad."""
+    at = reference.zeros(*a.shape, dtype=a.dtype, requires_grad=True)
+    with reference.enable_grad():  # also under no_grad
+        return reference.autograd.grad((at + a).sigmoid().sum(), at, create_graph=True)[0]
+
+
 M23, M32, V3, V2, ROW, COL = (2, 3), (3, 2), (3,), (2,), (1, 3), (2, 1)
 
 OPS = [
@@ -165,6 +174,7 @@ OPS = [
     # in place, on a non-leaf
     Op("view of an edited base", _edited_view, (M23, V3)),
     Op("a leaf's .grad under create_graph", _grad_with_graph, (M23,)),
+    Op("sigmoid's gradient, recorded", _sigmoid_gradient, (M23,)),
     Op("mul_ through a view", _through_view("mul_"), (M23, V3)),
     Op("div_ through a view", _through_view("div_"), (M23, V3), (WIDE, POSITIVE)),
     Op("add_", _inplace("add_"), (M23, V3)),
