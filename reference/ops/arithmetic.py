@@ -60,8 +60,9 @@ class Mul(Function):
         a, b, _ = self.saved()
         need_a, need_b = self.needs_input_grad
         grad_a = g * b if need_a else None
-        if need_b and need_a and a is b:  # x * x: the same product twice, computed once
-            return grad_a, grad_a
+        if need_b and need_a and a is b and is_array(g):
+            return grad_a, grad_a  # x * x: the same product twice, computed once
+        # recorded (create_graph), torch's two products are two nodes, summed by the engine
         return grad_a, (g * a if need_b else None)
 
 
