@@ -123,6 +123,13 @@ def run(
                     fn.release()
             follow = None  # the one child that became ready, if only one did
             meta = fn._meta
+            if create_graph and not post:
+                # torch fits every gradient to its input before it sums any into a buffer,
+                # which orders the nodes a recorded backward makes
+                outputs = [
+                    g if g is None or child is None else _fit(g, *meta[i], node, i)
+                    for i, (child, g) in enumerate(zip(edges, outputs))
+                ]
             for i, child in enumerate(edges):
                 if child is None:
                     continue

@@ -59,11 +59,13 @@ class Mul(Function):
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b, _ = self.saved()
         need_a, need_b = self.needs_input_grad
-        grad_a = g * b if need_a else None
         if need_b and need_a and a is b and is_array(g):
-            return grad_a, grad_a  # x * x: the same product twice, computed once
-        # recorded (create_graph), torch's two products are two nodes, summed by the engine
-        return grad_a, (g * a if need_b else None)
+            product = g * b  # x * x: the same product twice, computed once
+            return product, product
+        # torch's order, which orders the nodes a recorded backward makes: the second
+        # operand's gradient first; and x * x's two products are two nodes
+        grad_b = g * a if need_b else None
+        return (g * b if need_a else None), grad_b
 
 
 class MulScalar(Function):
@@ -134,7 +136,8 @@ class Div(Function):
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b, _ = self.saved()
         need_a, need_b = self.needs_input_grad
-        return (g / b if need_a else None), (-g * ((a / b) / b) if need_b else None)
+        grad_b = -g * ((a / b) / b) if need_b else None  # first, as torch (see Mul)
+        return (g / b if need_a else None), grad_b
 
 
 class Pow(Function):
@@ -176,13 +179,13 @@ class PowTensor(Function):
         need_a, need_b = self.needs_input_grad
         a_, b_ = raw(a), raw(b)
         grad_a = grad_b = None
+        if need_b:  # first, as torch (see Mul)
+            masked = (a_ == 0) & (b_ >= 0)
+            grad_b = g * result * log(a + masked) * ~masked if masked.any() else g * result * log(a)
         if need_a:
             masked = b_ == 0
             grad_a = g * b * a ** (b - 1 + masked) if masked.any() else g * b * a ** (b - 1)
             grad_a = grad_a * ~masked if masked.any() else grad_a
-        if need_b:
-            masked = (a_ == 0) & (b_ >= 0)
-            grad_b = g * result * log(a + masked) * ~masked if masked.any() else g * result * log(a)
         return grad_a, grad_b
 
 

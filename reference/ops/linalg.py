@@ -39,10 +39,10 @@ class Mm(_Product):
         need_a, need_b = self.needs_input_grad
         a_by_column, b_by_column = self.column_major
         grad_a = grad_b = None
+        if need_b:  # first, as torch: it orders the nodes a recorded backward makes
+            grad_b = t(t(g) @ a) if b_by_column else t(a) @ g
         if need_a:
             grad_a = t(b @ t(g)) if a_by_column else g @ t(b)
-        if need_b:
-            grad_b = t(t(g) @ a) if b_by_column else t(a) @ g
         return grad_a, grad_b
 
 

@@ -1535,11 +1535,16 @@ def test_backward_with_create_graph_records_the_grad() -> None:
     assert recorded[1][2] is False
 
 
-def _graph(node: Any) -> list[Any]:
-    """A graph as nested node names, depth first along next_functions."""
+def _graph(node: Any, seen: dict[Any, int] | None = None) -> Any:
+    """A graph as nested node names, depth first along next_functions; a node met again is
+    its number in the order first met, so that what is shared must be shared alike."""
+    seen = {} if seen is None else seen
     if node is None:
         return []
-    return [node.name(), [_graph(child) for child, _ in node.next_functions]]
+    if node in seen:
+        return seen[node]
+    seen[node] = len(seen)
+    return [node.name(), [_graph(child, seen) for child, _ in node.next_functions]]
 
 
 HIGHER_ORDER = {
@@ -1597,36 +1602,12 @@ def test_higher_order_graphs_are_torchs(name: str) -> None:
     np.testing.assert_allclose(h, torch_h, rtol=1e-12)
 
 
-# Third-order graphs that still differ: somewhere in them reference sums the terms of a
-# gradient of a gradient in another order than torch, so their nodes differ, not their
-# values. (Their second-order graphs match, sharing included.)
-THIRD_ORDER_DIFFERS = {
-    "add and sub",
-    "broadcast",
-    "div",
-    "mm",
-    "mm column-major",
-    "vector @ matrix",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="accumulates in another order than torch (README)"
-            ),
-        )
-        if name in THIRD_ORDER_DIFFERS
-        else name
-        for name in sorted(HIGHER_ORDER)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(HIGHER_ORDER))
 def test_third_order_graphs_are_torchs(name: str) -> None:
-    """The graph recorded for the gradient of a gradient, node by node: sigmoid's adds a
-    number as torch's formula does (AddBackward1), and an expand into a 0-d tensor sums."""
+    """The graph recorded for the gradient of a gradient, node by node and in torch's order
+    of creation, which decides how the next backward sums: binary ops compute the second
+    operand's gradient first, the engine fits every gradient to its input before it sums
+    any, sigmoid's formula adds a number (AddBackward1) and x * x records two products."""
     graphs = []
     for lib in (reference, torch):
         a = lib.tensor([[1.0, 2.0], [3.0, -1.5]], dtype=lib.float64, requires_grad=True)
