@@ -236,18 +236,22 @@ def _leading_to(targets: Sequence[Node | None], graph: set[Node]) -> tuple[set[N
     """(nodes to run, nodes to capture at): a node runs if a capture target is below it."""
     target_set = {t for t in targets if t is not None}
     memo: dict[Node, bool] = {}
+    return {n for n in graph if _leads(n, target_set, memo)}, target_set
 
-    def leads(node: Node) -> bool:
-        if node in memo:
-            return memo[node]
-        memo[node] = False  # graphs are acyclic; this only guards recursion depth games
-        result = any(
-            child is not None and (child in target_set or leads(child)) for child in node._next
-        )
-        memo[node] = result
-        return result
 
-    return {n for n in graph if leads(n)}, target_set
+def _leads(node: Node, targets: set[Node], memo: dict[Node, bool]) -> bool:
+    """Whether a node of ``targets`` is below ``node``. (A function of its own, not a closure
+    that calls itself: that would be a reference cycle holding the graph's nodes alive until
+    the garbage collector ran, where torch frees them at once.)"""
+    if node in memo:
+        return memo[node]
+    memo[node] = False  # graphs are acyclic; this only guards recursion depth games
+    result = any(
+        child is not None and (child in targets or _leads(child, targets, memo))
+        for child in node._next
+    )
+    memo[node] = result
+    return result
 
 
 def _fit(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node, index: int) -> Any:
