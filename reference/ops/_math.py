@@ -47,6 +47,15 @@ def zeros_like(g: Any) -> Any:
     return Tensor(np.zeros_like(g._data))
 
 
+def zero_scalar(like: Any) -> Any:
+    """A 0-d zero of ``like``'s dtype: torch's ``at::zeros({}, grad.options())``."""
+    if is_array(like):
+        return np.zeros((), like.dtype)
+    from ..tensor import Tensor
+
+    return Tensor(np.zeros((), like._data.dtype))
+
+
 def expand(g: Any, shape: tuple[int, ...]) -> Any:
     """Broadcast ``g`` to ``shape`` (a read-only view for arrays)."""
     return np.broadcast_to(g, shape) if is_array(g) else g.expand(*shape)

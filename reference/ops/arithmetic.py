@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import is_array, log, raw
+from ._math import is_array, log, raw, zero_scalar
 
 
 class Add(Function):
@@ -104,6 +104,48 @@ def shift(x: Any, number: float) -> Any:
     return x + number if is_array(x) else AddScalar.apply(x, number)
 
 
+class SubScalar(Function):
+    """A tensor minus a number inside a recorded backward formula (``SubBackward1``)."""
+
+    node_name = "SubBackward1"
+
+    def forward(self, a: np.ndarray, number: float) -> np.ndarray:
+        return a - number
+
+    def backward(self, g: Any) -> Any:
+        return g
+
+
+def minus(x: Any, number: float) -> Any:
+    """``x - number`` as torch's formulas record it."""
+    return x - number if is_array(x) else SubScalar.apply(x, number)
+
+
+class Where(Function):
+    """``where(condition, a, b)``, as torch's formulas use it to mask a gradient; the
+    condition is a constant array, not an input."""
+
+    arity = 2
+    node_name = "WhereBackward0"
+
+    def forward(self, a: np.ndarray, b: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        self.condition = condition
+        return np.where(condition, a, b)
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        need_a, need_b = self.needs_input_grad
+        zero = zero_scalar(g)
+        grad_b = where(self.condition, zero, g) if need_b else None
+        return (where(self.condition, g, zero) if need_a else None), grad_b
+
+
+def where(condition: np.ndarray, a: Any, b: Any) -> Any:
+    """``where(condition, a, b)`` as torch's formulas record it."""
+    if is_array(a) and is_array(b):
+        return np.where(condition, a, b)
+    return Where.apply(a, b, condition)
+
+
 class DivScalar(Function):
     """A tensor divided by a number inside a recorded backward formula (``DivBackward1``)."""
 
@@ -172,20 +214,17 @@ class PowTensor(Function):
         return a**b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        """Torch's masks: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0, and so
-        are their derivatives. Where a mask holds, the formula is fed a harmless argument (so
-        that no inf or nan appears) and its result is multiplied by zero."""
+        """Torch's formulas, masks and all: d/da is 0 where b == 0, d/db is 0 where a == 0
+        and b >= 0 (``where`` picks a zero there; the formula's inf or nan is not used)."""
         a, b, result = self.saved()
         need_a, need_b = self.needs_input_grad
         a_, b_ = raw(a), raw(b)
         grad_a = grad_b = None
         if need_b:  # first, as torch (see Mul)
             masked = (a_ == 0) & (b_ >= 0)
-            grad_b = g * result * log(a + masked) * ~masked if masked.any() else g * result * log(a)
+            grad_b = g * where(masked, zero_scalar(g), result * log(a))
         if need_a:
-            masked = b_ == 0
-            grad_a = g * b * a ** (b - 1 + masked) if masked.any() else g * b * a ** (b - 1)
-            grad_a = grad_a * ~masked if masked.any() else grad_a
+            grad_a = where(b_ == 0, zero_scalar(g), g * (b * a ** minus(b, 1)))
         return grad_a, grad_b
 
 
