@@ -235,10 +235,11 @@ class Function(Node):
         else:
             self._saved.append(entry)
 
-    def resave_result(self, result: Tensor) -> None:
-        """Save ``result`` again once its data was replaced (see ``tensor_ops._cast_result``)."""
-        self._saved = [entry for entry in self._saved or () if entry[0] != self.arity]
-        self.save(self.arity, result)
+    def resave(self, slot: int, tensor: Tensor) -> None:
+        """Keep ``tensor`` for ``slot`` instead of what was saved there: the result once its
+        data was replaced (``tensor_ops._cast_result``), or an in-place op's original self."""
+        self._saved = [entry for entry in self._saved or () if entry[0] != slot]
+        self.save(slot, tensor)
 
     def saved(self) -> list[Any]:
         """One value per input slot plus the result (None where nothing was saved).

@@ -118,7 +118,7 @@ def _cast_result(out: Any, want: np.dtype) -> None:
     out._data = out._data.astype(want)
     node = out._grad_fn
     if node is not None and node.save_result:
-        node.resave_result(out)
+        node.resave(node.arity, out)
 
 
 def _laid_out(data: np.ndarray, operands: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -290,10 +290,13 @@ class TensorOps:
                     f"shape {list(shape)}"
                 )
         if record:
-            # mul_ and div_ save the old self for the other operand's gradient: keep a copy
-            saves_self = (op is ar.Mul or op is ar.Div) and operands[0].requires_grad
-            before = Tensor(self._data.copy() if saves_self else self._data, self._rg, self.grad_fn)
-            result = op.apply(before, *operands)
+            result = op.apply(Tensor(self._data, self._rg, self.grad_fn), *operands)
+            node = result.grad_fn
+            if (op is ar.Mul or op is ar.Div) and node.needs_input_grad[1]:
+                # the other operand's gradient needs self as it was: torch saves a clone,
+                # made after the op's node and recorded when self requires grad (a
+                # CloneBackward0 only the saved value leads to, as create_graph shows)
+                node.resave(0, unary.Clone.apply(self))
         else:
             result = op.apply(self, *operands)  # records nothing: see ``record``
         np.copyto(self._data, result._data, casting="unsafe")

@@ -1547,6 +1547,14 @@ def _graph(node: Any, seen: dict[Any, int] | None = None) -> Any:
     return [node.name(), [_graph(child, seen) for child, _ in node.next_functions]]
 
 
+def _edited_in_place(a: Any) -> Any:
+    """mul_ and div_ on a non-leaf: each saves a recorded clone of the old self."""
+    b = a * 1
+    b.mul_(a)
+    b.div_(a * a + 3)
+    return b * b
+
+
 HIGHER_ORDER = {
     "slice": lambda lib, a: a[:1] * a[:1],
     "select": lambda lib, a: a[1] * a[1],
@@ -1566,6 +1574,7 @@ HIGHER_ORDER = {
     "div": lambda lib, a: a / (a * a + 3),
     "rpow": lambda lib, a: 2.5**a,
     "tensor ** tensor": lambda lib, a: (a * a + 1) ** a,
+    "mul_ and div_ on a non-leaf": lambda lib, a: _edited_in_place(a),
     "tensor ** tensor, masked": lambda lib, a: (a * a - 1) ** (a * a - 1),  # 0 ** 0 at [0, 0]
     "expand": lambda lib, a: a[:1].expand(2, 2) * a,
     "broadcast": lambda lib, a: (a + a[0]) * (a + a[0]),
