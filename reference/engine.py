@@ -125,9 +125,10 @@ def run(
             meta = fn._meta
             if create_graph and not post:
                 # torch fits every gradient to its input before it sums any into a buffer,
-                # which orders the nodes a recorded backward makes
+                # which orders the nodes a recorded backward makes (only tensors record;
+                # arrays are fitted below, where the engine tracks whether it owns them)
                 outputs = [
-                    g if g is None or child is None else _fit(g, *meta[i], node, i)
+                    _fit(g, *meta[i], node, i) if child is not None and g.__class__ is Tensor else g
                     for i, (child, g) in enumerate(zip(edges, outputs))
                 ]
             for i, child in enumerate(edges):
