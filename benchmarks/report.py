@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = json.loads(args.json.read_text(encoding="utf-8"))
     results = {b["name"]: b for b in run["benchmarks"]}
+    missing = [name for name in _needed() if name not in results]
+    if missing:  # a run narrowed with -k: compare it with --benchmark-compare instead
+        print(
+            f"{args.json} lacks {len(missing)} of the benchmarks the report needs "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): run the whole "
+            f"suite to write it; {args.out} is left as it was"
+        )
+        return 0
     targets = _targets(results)
     chart = args.out.with_suffix(".svg")
     chart.write_text(_svg(targets), encoding="utf-8")
@@ -64,6 +72,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # --- reading the run -------------------------------------------------------------------------
+
+
+def _needed() -> list[str]:
+    """The benchmarks the report reads, all of which a whole run of the suite makes."""
+    from benchmarks.workloads import WORKLOADS
+
+    return [
+        *(f"test_side_by_side[{workload}]" for workload in WORKLOADS),
+        *(f"test_speed[chain_1000x1000-{lib}]" for lib in ("numpy", "reference")),
+        "test_harness_null_backend",
+        "test_harness_real_backends",
+        "test_spec_loading",
+        *(f"test_process[{name}]" for name in ("full_run", "import_torch", "import_torch_lazy")),
+    ]
 
 
 def _median(results: dict[str, Any], name: str) -> float:
