@@ -169,6 +169,10 @@ class Tensor(TensorOps):
             _move_retain_grad(self, old, self._grad_fn)
         return self._grad_fn
 
+    def is_inference(self) -> bool:
+        """Made in inference mode (a detach of one is one too): it can never join a graph."""
+        return bool(self._inference)
+
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None

@@ -38,6 +38,7 @@ _METHOD_USES = {
     "register_post_accumulate_grad_hook": "post_accumulate_hooks",
     "register_prehook": "node_hooks",
     "retain_grad": "retain_grad",
+    "is_inference": "inference_mode",
     "add_": "inplace",
     "sub_": "inplace",
     "mul_": "inplace",

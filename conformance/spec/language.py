@@ -45,6 +45,7 @@ METHODS = frozenset(
         "detach",
         "detach_",
         "requires_grad_",
+        "is_inference",
         "register_hook",
         "register_post_accumulate_grad_hook",
         "register_prehook",

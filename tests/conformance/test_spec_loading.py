@@ -116,6 +116,11 @@ def test_capabilities_used_by_the_steps_are_inferred(write_spec) -> None:
     assert scenario.needs == {"float64", "hooks", "inference_mode", "autograd_grad", "create_graph"}
 
 
+def test_asking_whether_a_tensor_is_an_inference_tensor_needs_inference_mode(write_spec) -> None:
+    path = write_spec("  - x = ones(2)\n  - expect: x.is_inference()\n    value: false\n")
+    assert load_spec(path).needs == {"inference_mode"}
+
+
 def test_hooks_on_nodes_and_after_accumulation_need_their_own_capabilities(write_spec) -> None:
     """A node's hooks and post-accumulate hooks are separate capabilities from a tensor's
     register_hook, so a backend with only the latter reports those scenarios unsupported."""
