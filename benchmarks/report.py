@@ -407,11 +407,17 @@ def _profile_chain_2x2() -> str:
         bx.grad = None
         bare_forward().backward()
 
-    step_s, forward_s, numpy_s = _best(step), _best(forward), _best(numpy_calls)
-    call_s = _best(_nothing, number=20000)  # with the loop around it: a cheap upper bound
-    ufunc_s = _best(functools.partial(np.add, a, a), number=20000)
-    torch_step_s, torch_forward_s = _best(torch_step), _best(torch_forward)
-    bare_step_s, bare_forward_s = _best(bare_step), _best(bare_forward)
+    (
+        step_s,
+        forward_s,
+        numpy_s,
+        torch_step_s,
+        torch_forward_s,
+        bare_step_s,
+        bare_forward_s,
+    ) = _best([step, forward, numpy_calls, torch_step, torch_forward, bare_step, bare_forward])
+    # with the loop around it, a call's time is a cheap upper bound
+    call_s, ufunc_s = _best([_nothing, functools.partial(np.add, a, a)], number=20000)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(20000):
@@ -484,13 +490,16 @@ def _nothing() -> None:
     """The cheapest Python call, to show what one costs on this machine."""
 
 
-def _best(fn: Callable[[], Any], number: int = 2000, repeat: int = 15) -> float:
-    best = float("inf")
+def _best(fns: list[Callable[[], Any]], number: int = 2000, repeat: int = 15) -> list[float]:
+    """Each function's best time a call. Every round times them all in turn, so a slow spell
+    on a shared machine falls on all of them, not on whichever one was being timed."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / number)
     return best
 
 
