@@ -8,6 +8,7 @@ import numpy as np
 
 from ..function import SECOND_BACKWARD, Function, _sequence
 from ._math import broadcast_strides, is_array, swap, t
+from .unary import Clone, CopyInto
 
 
 class View(Function):
@@ -256,7 +257,27 @@ class AsStrided(Function):
     def backward(self, g: Any) -> Any:
         if is_array(g):
             return _scatter(g, self.where, self.shape)
-        return Scatter.apply(g, self.where, self.shape)
+        return _recorded_scatter(g, self.where, self.shape)
+
+
+def _recorded_scatter(g: Any, where: np.ndarray, shape: tuple[int, ...]) -> Any:
+    """``AsStrided``'s backward under create_graph, in torch's steps (``as_strided_backward``),
+    so that the nodes are torch's: zeros, the gradient copied in place into their slice
+    (a CopySlices with no edge to the zeros, a constant), all of it read back through a
+    strided view. Where the view's elements overlap, torch adds them up another way; that
+    case is recorded as one scatter node."""
+    tensor = g.__class__
+    zeros = tensor(np.zeros(shape, g._data.dtype))
+    if where.size == 0:
+        return zeros
+    if np.unique(where).size < where.size:
+        return Scatter.apply(g, where, shape)
+    for dim in reversed(range(where.ndim)):  # torch first drops the view's size-1 dimensions
+        if where.shape[dim] == 1:
+            g, where = g.squeeze(dim), where.squeeze(dim)
+    copied = CopyInto.apply(tensor(zeros._data.reshape(-1)[where]), g)
+    filled = _copied_into(zeros, where, copied)
+    return AsStrided.apply(filled, np.arange(filled._data.size).reshape(shape))
 
 
 def _scatter(g: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -298,9 +319,13 @@ class CopySlices(Function):
     @classmethod
     def wrap(cls, base: Any, view: Any, fn: Function) -> CopySlices:
         """Record ``fn`` (the in-place op, recorded on the view's old value) on ``base``."""
+        return cls.at(base, positions(base._data, view._data), fn)
+
+    @classmethod
+    def at(cls, base: Any, where: np.ndarray, fn: Function) -> CopySlices:
+        """``wrap`` for a view given by its elements' flat positions in ``base``."""
         node = cls()
-        node.fn, node.shape = fn, base._data.shape
-        node.where = positions(base._data, view._data)
+        node.fn, node.shape, node.where = fn, base._data.shape, where
         edge = base._node()
         node._next = (edge, *fn._next[1:])
         node.needs_input_grad = (edge is not None, *fn.needs_input_grad[1:])
@@ -326,17 +351,41 @@ class CopySlices(Function):
             grads = _as_tuple(fn.backward(flat[where]), fn)
             flat[where] = 0 if grads[0] is None else grads[0]
             return result if len(grads) == 1 else (result, *grads[1:])
-        grads = _as_tuple(fn.backward(AsStrided.apply(g, where)), fn)
-        mask = np.ones(self.shape, dtype=g._data.dtype)
-        mask.reshape(-1)[where] = 0
-        result = g * mask
+        # recorded (create_graph): torch's own steps, so that the nodes are torch's too. The
+        # gradient is copied into a new tensor (CopyBackwards), the op's backward runs on a
+        # clone of that tensor's slice, and its answer is copied into the slice in place,
+        # which makes the copy's history a CopySlices of its own
+        copy = CopyInto.apply(g.__class__(np.empty(self.shape, g._data.dtype)), g)
+        grad_slice = AsStrided.apply(copy, where)
+        grads = _as_tuple(fn.backward(Clone.apply(grad_slice)), fn)
         if grads[0] is not None:
-            result = result + Scatter.apply(grads[0], where, self.shape)
-        return result if len(grads) == 1 else (result, *grads[1:])
+            copy = _copied_into(copy, where, CopyInto.apply(grad_slice, grads[0]))
+        else:  # the op gave its view's old value no gradient: zeros there
+            copy = g * _outside(where, self.shape, g._data.dtype)
+        return copy if len(grads) == 1 else (copy, *grads[1:])
 
     def release(self) -> None:
         self.fn.release()
         self._released = True
+
+
+def _copied_into(base: Any, where: np.ndarray, copied: Any) -> Any:
+    """``base`` once ``copied`` (a ``CopyInto`` result) was written into its elements at
+    ``where``: a new tensor whose history is a CopySlices around the copy's node, as an
+    in-place ``copy_`` into a view of ``base`` leaves it; none if the copy recorded none."""
+    written = np.array(base._data, order="C")
+    written.reshape(-1)[where] = copied._data
+    node = copied.grad_fn
+    if node is None:  # neither the base nor what was copied has a history
+        return base.__class__(written)
+    return base.__class__(written, True, CopySlices.at(base, where, node))
+
+
+def _outside(where: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Ones of ``shape``, zeros at the flat positions ``where``."""
+    mask = np.ones(shape, dtype=dtype)
+    mask.reshape(-1)[where] = 0
+    return mask
 
 
 def _as_tuple(grads: Any, fn: Function) -> tuple[Any, ...]:

@@ -195,7 +195,9 @@ class Clone(Function):
 
 class CopyInto(Function):
     """``dest.copy_(src)`` into a new ``dest``: how torch's AccumulateGrad makes a leaf's
-    first ``.grad`` under ``create_graph``, laid out as the leaf. ``dest`` is a constant."""
+    first ``.grad`` under ``create_graph``, laid out as the leaf, and how a recorded
+    ``CopySlices`` backward writes into the slice of its result. What ``dest`` held no
+    longer matters: its gradient is zeros, a constant."""
 
     arity = 2
     node_name = "CopyBackwards"
@@ -209,11 +211,12 @@ class CopyInto(Function):
         return out
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        return None, g
+        return (zeros_like(g) if self.needs_input_grad[0] else None), g
 
 
 class Zero(Function):
-    """``zero_()`` on a tensor in the graph: what flowed in no longer matters."""
+    """``zero_()`` on a tensor in the graph: what flowed in no longer matters, so its
+    gradient is zeros, a constant (not ``g * 0``, which keeps an inf or nan of ``g``)."""
 
     node_name = "ZeroBackward0"
 
@@ -221,4 +224,4 @@ class Zero(Function):
         return np.zeros_like(a)
 
     def backward(self, g: Any) -> Any:
-        return g * 0
+        return zeros_like(g)

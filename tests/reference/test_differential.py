@@ -1555,6 +1555,31 @@ def _edited_in_place(a: Any) -> Any:
     return b * b
 
 
+def _edited_through_views(a: Any, edit: str) -> Any:
+    """In-place edits through views of a non-leaf: torch's CopySlices, whose recorded
+    backward copies the gradient, edits a clone of its slice and copies the answer back."""
+    b = a * 1
+    if edit == "mul_":
+        b[0].mul_(a[1])
+    elif edit == "add_ column":
+        b[:, 0].add_(a[1] * a[0])
+    elif edit == "zero_":
+        b[0].zero_()
+        return b * a
+    elif edit == "base":  # the base edited, a view of it used
+        v = b[1]
+        b.mul_(a)
+        return v * v
+    elif edit == "two":
+        b[0].div_(a[1] + 3)
+        b[1].sub_(a[0])
+    elif edit == "transposed":
+        b.t()[0].mul_(a[0])
+    elif edit == "view of a view":
+        b[0][1:].mul_(a[1, :1])
+    return b * b
+
+
 HIGHER_ORDER = {
     "slice": lambda lib, a: a[:1] * a[:1],
     "select": lambda lib, a: a[1] * a[1],
@@ -1594,6 +1619,13 @@ HIGHER_ORDER = {
     "dot": lambda lib, a: lib.matmul(a[0], a[1]) * a,
     "to": lambda lib, a: a.float().double() * a,
     "index and None": lambda lib, a: a[1, 1:] * a[None][0, 0, :1],
+    "mul_ through a view": lambda lib, a: _edited_through_views(a, "mul_"),
+    "add_ through a column": lambda lib, a: _edited_through_views(a, "add_ column"),
+    "zero_ through a view": lambda lib, a: _edited_through_views(a, "zero_"),
+    "a view of an edited base": lambda lib, a: _edited_through_views(a, "base"),
+    "two edits through views": lambda lib, a: _edited_through_views(a, "two"),
+    "an edit through a transposed view": lambda lib, a: _edited_through_views(a, "transposed"),
+    "an edit through a view of a view": lambda lib, a: _edited_through_views(a, "view of a view"),
 }
 
 

@@ -82,6 +82,13 @@ def _edited_view(a: Tensor, b: Tensor) -> Tensor:
     return view * view
 
 
+def _edited_expanded_view(a: Tensor, b: Tensor) -> Tensor:
+    base = a * 1
+    view = base[:1].expand(2, 3)  # both rows are the same elements: the view overlaps itself
+    base.mul_(b)  # re-derived, its AsStrided picks elements twice (recorded: a scatter)
+    return view * view
+
+
 def _grad_with_graph(a: Tensor) -> Tensor:
     """A leaf's first ``.grad`` under ``create_graph`` (here ``a * a``): the engine's recorded
     copy of the gradient (``CopyBackwards``), itself differentiable in ``a``."""
@@ -173,6 +180,7 @@ OPS = [
     Op("vector @ matrix", lambda a, b: reference.matmul(a, b), (V2, M23)),
     # in place, on a non-leaf
     Op("view of an edited base", _edited_view, (M23, V3)),
+    Op("expanded view of an edited base", _edited_expanded_view, (M23, V3)),
     Op("a leaf's .grad under create_graph", _grad_with_graph, (M23,)),
     Op("sigmoid's gradient, recorded", _sigmoid_gradient, (M23,)),
     Op("mul_ through a view", _through_view("mul_"), (M23, V3)),
