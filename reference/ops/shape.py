@@ -262,20 +262,23 @@ class AsStrided(Function):
 
 def _recorded_scatter(g: Any, where: np.ndarray, shape: tuple[int, ...]) -> Any:
     """``AsStrided``'s backward under create_graph, in torch's steps (``as_strided_backward``),
-    so that the nodes are torch's: zeros, the gradient copied in place into their slice
-    (a CopySlices with no edge to the zeros, a constant), all of it read back through a
-    strided view. Where the view's elements overlap, torch adds them up another way; that
-    case is recorded as one scatter node."""
+    so that the nodes are torch's: the gradient summed over the view's expanded dimensions
+    and squeezed of its size-1 ones, copied in place into a slice of zeros (a CopySlices
+    with no edge to the zeros, a constant), all of it read back through a strided view.
+    (Only ``expand`` makes a view whose elements overlap, so none overlap once its
+    dimensions are summed; torch's other way, an index_add, is never needed.)"""
     tensor = g.__class__
     zeros = tensor(np.zeros(shape, g._data.dtype))
     if where.size == 0:
         return zeros
-    if np.unique(where).size < where.size:
-        return Scatter.apply(g, where, shape)
-    for dim in reversed(range(where.ndim)):  # torch first drops the view's size-1 dimensions
+    # torch first drops the view's size-1 dimensions and sums over its expanded ones
+    for dim in reversed(range(where.ndim)):
+        first = where.take(0, axis=dim)
         if where.shape[dim] == 1:
-            g, where = g.squeeze(dim), where.squeeze(dim)
-    copied = CopyInto.apply(tensor(zeros._data.reshape(-1)[where]), g)
+            g, where = g.squeeze(dim), first
+        elif (where == np.expand_dims(first, dim)).all():  # stride 0: the same elements
+            g, where = g.sum(dim), first
+    copied = CopyInto.apply(tensor(np.asarray(zeros._data.reshape(-1)[where])), g)
     filled = _copied_into(zeros, where, copied)
     return AsStrided.apply(filled, np.arange(filled._data.size).reshape(shape))
 
@@ -285,21 +288,6 @@ def _scatter(g: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.nda
     out = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=g.dtype)
     np.add.at(out, where.ravel(), np.broadcast_to(g, where.shape).ravel())
     return out.reshape(shape)
-
-
-class Scatter(Function):
-    """``AsStrided``'s backward, recorded only for higher-order gradients."""
-
-    node_name = "AsStridedScatterBackward0"
-
-    def forward(self, g: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        self.where = where
-        return _scatter(g, where, shape)
-
-    def backward(self, gg: Any) -> Any:
-        if is_array(gg):
-            return gg.reshape(-1)[self.where]
-        return AsStrided.apply(gg, self.where)
 
 
 class CopySlices(Function):

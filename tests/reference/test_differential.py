@@ -1577,6 +1577,10 @@ def _edited_through_views(a: Any, edit: str) -> Any:
         b.t()[0].mul_(a[0])
     elif edit == "view of a view":
         b[0][1:].mul_(a[1, :1])
+    elif edit == "expanded":  # the view's rows are the same elements
+        v = b[:1].expand(3, 2)
+        b.add_(a * a)
+        return v * v.exp()
     return b * b
 
 
@@ -1626,6 +1630,7 @@ HIGHER_ORDER = {
     "two edits through views": lambda lib, a: _edited_through_views(a, "two"),
     "an edit through a transposed view": lambda lib, a: _edited_through_views(a, "transposed"),
     "an edit through a view of a view": lambda lib, a: _edited_through_views(a, "view of a view"),
+    "an expanded view of an edited base": lambda lib, a: _edited_through_views(a, "expanded"),
 }
 
 

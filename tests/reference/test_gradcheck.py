@@ -85,7 +85,7 @@ def _edited_view(a: Tensor, b: Tensor) -> Tensor:
 def _edited_expanded_view(a: Tensor, b: Tensor) -> Tensor:
     base = a * 1
     view = base[:1].expand(2, 3)  # both rows are the same elements: the view overlaps itself
-    base.mul_(b)  # re-derived, its AsStrided picks elements twice (recorded: a scatter)
+    base.mul_(b)  # re-derived, its AsStrided picks elements twice: its backward sums them
     return view * view
 
 
