@@ -170,7 +170,8 @@ class Tensor(TensorOps):
         return self._grad_fn
 
     def is_inference(self) -> bool:
-        """Made in inference mode (a detach of one is one too): it can never join a graph."""
+        """Made in inference mode (so are its views and detaches): it never gets a history,
+        and autograd may not save it for backward."""
         return bool(self._inference)
 
     @property
