@@ -257,10 +257,10 @@ class AsStrided(Function):
     def backward(self, g: Any) -> Any:
         if is_array(g):
             return _scatter(g, self.where, self.shape)
-        return _recorded_scatter(g, self.where, self.shape)
+        return _recorded_as_strided_backward(g, self.where, self.shape)
 
 
-def _recorded_scatter(g: Any, where: np.ndarray, shape: tuple[int, ...]) -> Any:
+def _recorded_as_strided_backward(g: Any, where: np.ndarray, shape: tuple[int, ...]) -> Any:
     """``AsStrided``'s backward under create_graph, in torch's steps (``as_strided_backward``),
     so that the nodes are torch's: the gradient summed over the view's expanded dimensions
     and squeezed of its size-1 ones, copied in place into a slice of zeros (a CopySlices
@@ -271,7 +271,6 @@ def _recorded_scatter(g: Any, where: np.ndarray, shape: tuple[int, ...]) -> Any:
     zeros = tensor(np.zeros(shape, g._data.dtype))
     if where.size == 0:
         return zeros
-    # torch first drops the view's size-1 dimensions and sums over its expanded ones
     for dim in reversed(range(where.ndim)):
         first = where.take(0, axis=dim)
         if where.shape[dim] == 1:
