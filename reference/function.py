@@ -130,13 +130,24 @@ class Function(Node):
             _quiet.leave(silenced)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
-        result = Tensor(out)
         # inference mode records nothing, even under enable_grad
-        if (a._rg or _via_base(a)) and state.grad_enabled and not state.inference:
+        if not ((a._rg or _via_base(a)) and state.grad_enabled and not state.inference):
+            return Tensor(out)
+        edge = a._grad_fn  # ``a._node()``, spelled out for a tensor that is not a view
+        if edge is None or a._base is not None:
             edge = a._node()
-            node._next, node.needs_input_grad = (edge,), (edge is not None,)
-            node._meta = ((data.shape, data.dtype),)
-            node._link((a,), result)
+        node._next, node.needs_input_grad = (edge,), (edge is not None,)
+        node._meta = ((data.shape, data.dtype),)
+        # ``_link``, spelled out
+        node._seq = next(_sequence)
+        node._hooks = node._pre_hooks = node._post_hooks = node._saved = None
+        node._released = False
+        result = Tensor(out, True, node)
+        if node.saves_anything:
+            for i in node.saved_inputs():
+                node.save(i, a)
+            if node.save_result:
+                node.save(1, result)
         return result
 
     @classmethod
@@ -155,13 +166,25 @@ class Function(Node):
             _quiet.leave(silenced)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
-        result = Tensor(out)
         tracked = a._rg or b._rg or _via_base(a) or _via_base(b)
-        if tracked and state.grad_enabled and not state.inference:
-            ea, eb = a._node(), b._node()
-            node._next, node.needs_input_grad = (ea, eb), (ea is not None, eb is not None)
-            node._meta = ((da.shape, da.dtype), (db.shape, db.dtype))
-            node._link((a, b), result)
+        if not (tracked and state.grad_enabled and not state.inference):
+            return Tensor(out)
+        ea, eb = a._grad_fn, b._grad_fn  # as in ``apply``
+        if ea is None or a._base is not None:
+            ea = a._node()
+        if eb is None or b._base is not None:
+            eb = b._node()
+        node._next, node.needs_input_grad = (ea, eb), (ea is not None, eb is not None)
+        node._meta = ((da.shape, da.dtype), (db.shape, db.dtype))
+        node._seq = next(_sequence)
+        node._hooks = node._pre_hooks = node._post_hooks = node._saved = None
+        node._released = False
+        result = Tensor(out, True, node)
+        if node.saves_anything:
+            for i in node.saved_inputs():
+                node.save(i, b if i else a)
+            if node.save_result:
+                node.save(2, result)
         return result
 
     @classmethod
@@ -198,11 +221,12 @@ class Function(Node):
 
         As in torch, an input that requires grad may still have no edge (a view made under
         no_grad); a gradient, and what it needs saved, is computed only along an edge.
+        ``apply`` and ``binary`` spell these steps out: the calls cost a few percent of a
+        small graph's step.
         """
         self._seq = next(_sequence)
-        self._hooks = self._pre_hooks = self._post_hooks = None
+        self._hooks = self._pre_hooks = self._post_hooks = self._saved = None
         self._released = False
-        self._saved = None
         if self.saves_anything:
             for i in self.saved_inputs():
                 self.save(i, inputs[i])

@@ -100,11 +100,16 @@ def _spread(
     return g if count == 1 else divide(g, count)
 
 
+# every dimension of an n-d array (numpy allows 64), made once: ``tuple(range(n))`` on each
+# full reduction is a few percent of a small graph's step
+_EVERY_DIM = [tuple(range(n)) for n in range(65)]
+
+
 def reduce(op: str, a: Any, dim: Any, keepdim: bool) -> Any:
     """Pick the overload torch would record for ``sum``/``mean`` with this ``dim``."""
     data = a._data
     if dim is None and data.dtype.kind == "f":  # everything, the common case
-        return (Sum if op == "sum" else Mean).apply(a, tuple(range(data.ndim)), False)
+        return (Sum if op == "sum" else Mean).apply(a, _EVERY_DIM[data.ndim], False)
     dims = normalize_dims(dim, data.ndim)
     if data.ndim == 0:
         dims = ()  # a 0-d tensor accepts dim 0 or -1, and has nothing to reduce
