@@ -22,6 +22,10 @@ from .ops._math import dense
 from .ready_queue import pop_order
 from .tensor import Tensor
 
+# ties in the ready heap go by this count: any increasing numbers do, so one counter serves
+# every backward
+_ORDER = itertools.count()
+
 
 def run(
     roots: Sequence[Node],
@@ -57,7 +61,6 @@ def run(
     # The latest node runs first; ties (leaves, which all run first) go in the order they
     # became ready, as in torch's queue for two of them. Roots go in all at once, so for
     # three leaves or more their order is the one torch's heap gives (pop_order).
-    order = itertools.count()
     node: Node | None = None  # the next node to run, when it is known without the heap
     ready: list[tuple[float, int, Node]] = []
     if len(buffers) == 1 and dependencies[roots[0]] == 0:
@@ -66,7 +69,7 @@ def run(
         # torch's root node hands the roots over in order, one given twice at its last copy
         last = {root: i for i, root in enumerate(roots)}
         handed = [r for r in sorted(last, key=last.__getitem__) if dependencies[r] == 0]
-        ready = [(-r._seq, next(order), r) for r in pop_order(handed)]
+        ready = [(-r._seq, next(_ORDER), r) for r in pop_order(handed)]
         heapq.heapify(ready)
 
     previous = state.grad_enabled
@@ -155,12 +158,12 @@ def run(
                 dependencies[child] = remaining
                 if remaining == 0:
                     if follow is not None:
-                        heapq.heappush(ready, (-follow._seq, next(order), follow))
+                        heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
                     follow = child
             # the common case, a chain: the child runs next without a trip through the heap
             # (a leaf, seq inf, waits behind a leaf that became ready before it)
             if follow is not None and ready and not -follow._seq < ready[0][0]:
-                heapq.heappush(ready, (-follow._seq, next(order), follow))
+                heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
                 follow = None
             node = follow
     finally:

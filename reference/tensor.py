@@ -284,7 +284,9 @@ class Tensor(TensorOps):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         if gradient is None and inputs is None and not create_graph:
             # ``loss.backward()``, the common call, without the general path's bookkeeping
-            node, data = self._node(), self._data
+            node, data = self._grad_fn, self._data
+            if node is None or self._base is not None:
+                node = self._node()
             if node is not None and data.size == 1:
                 engine.run((node,), (autograd.one(data),), bool(retain_graph), False)
                 return
