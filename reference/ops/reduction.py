@@ -67,6 +67,9 @@ def _dense(out: Any) -> Any:
     return out
 
 
+_FILLED = 1024  # elements: up to this size a full reduction's gradient is a filled array
+
+
 def _spread(
     g: Any,
     shape: tuple[int, ...],
@@ -78,11 +81,18 @@ def _spread(
     """A reduction's gradient (divided by ``count``, for a mean), broadcast back over the
     dimensions it reduced."""
     if g.__class__ is np.ndarray and g.size == 1:  # the same everywhere (a full reduction)
-        # a read-only stride-0 view of the one value: what np.broadcast_to makes, in a
-        # tenth of its time on this hot path; dividing the scalar is faster than the array
+        # dividing the scalar is faster than the array
         value = g[()] if g.ndim == 0 else g.reshape(())[()]
         if count != 1:
             value = value / count
+        if math.prod(shape) <= _FILLED:
+            # a small array filled: numpy's loops over a stride-0 operand (below) cost the
+            # next op more than the fill
+            dense = np.empty(shape, value.dtype)
+            dense.fill(value)
+            return dense
+        # a read-only stride-0 view of the one value, so a large gradient is never written
+        # out: what np.broadcast_to makes, in a tenth of its time
         return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
     if is_array(g):
         if count != 1:
