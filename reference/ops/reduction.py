@@ -40,9 +40,13 @@ class Mean(Function):
 
     def forward(self, a: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
-        self.count = a.size if len(dims) == a.ndim else math.prod([a.shape[d] for d in dims])
         # what ndarray.mean does, without its Python overhead on small arrays
-        total = np.add.reduce(a, axis=dims, keepdims=keepdim)  # type: ignore[call-overload]
+        if len(dims) == a.ndim and not keepdim:  # everything, the common case
+            self.count = a.size
+            total = np.add.reduce(a, axis=None)
+        else:
+            self.count = math.prod([a.shape[d] for d in dims])
+            total = np.add.reduce(a, axis=dims, keepdims=keepdim)  # type: ignore[call-overload]
         if self.count == 0:  # torch's mean of nothing is nan, without numpy's warning
             return np.full_like(total, np.nan)
         if total.__class__ is np.ndarray:
