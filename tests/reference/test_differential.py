@@ -1167,6 +1167,33 @@ def test_each_op_records_torchs_node(expr: str) -> None:
     assert theirs[-1].error is None or expr == "x.detach()"
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("size", [4, 2000])  # a full reduction's gradient: filled, or a view
+def test_a_full_reductions_gradient_is_never_shared(reduction: str, size: int) -> None:
+    """The engine may hand a gradient it made to a leaf as its ``.grad`` and add into it in
+    place later; a gradient a hook kept, or a first ``.grad`` read before, must see exactly
+    what torch's do."""
+    run_both(
+        f"""
+x = torch.ones({size}, requires_grad=True)
+kept = []
+h = x.register_hook(kept.append)
+z = x.{reduction}()
+z.backward()
+first = x.grad
+w = (x * 3).{reduction}()
+w.backward()
+k = kept[0] * 1
+same = first is x.grad
+y = torch.ones({size}, requires_grad=True)
+u = y.{reduction}()
+u.backward()
+v = (y * 2).{reduction}()
+v.backward()
+"""
+    )
+
+
 def test_a_tensor_created_directly_is_a_leaf() -> None:
     run_both("x = torch.tensor([1.0, 2.0])\ny = torch.ones(2, requires_grad=True)")
     run_both("z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)\nr = z.grad_fn")
