@@ -55,7 +55,7 @@ class Mean(Function):
         return total / self.count  # a numpy scalar of total's dtype (numpy 2's promotion)
 
     def backward(self, g: Any) -> Any:
-        return _spread(g, self.shape, self.dims, self.keepdim, self.count, self.by_dim)
+        return _spread(g, self.shape, self.dims, self.keepdim, self.count, self.by_dim, True)
 
 
 class MeanDim(Mean):
@@ -71,7 +71,7 @@ def _dense(out: Any) -> Any:
     return out
 
 
-_FILLED = 1024  # elements: up to this size a full reduction's gradient is a filled array
+_FILLED = 1024  # elements: up to this size a full mean's gradient is a filled array
 
 
 def _spread(
@@ -81,22 +81,25 @@ def _spread(
     keepdim: bool,
     count: int = 1,
     by_dim: bool = False,
+    divided: bool = False,
 ) -> Any:
     """A reduction's gradient (divided by ``count``, for a mean), broadcast back over the
-    dimensions it reduced."""
+    dimensions it reduced. Torch's is an expanded view for a sum, which an in-place edit (by a
+    hook) refuses, and a new tensor for a mean (``divided``), which it may edit."""
     if g.__class__ is np.ndarray and g.size == 1:  # the same everywhere (a full reduction)
         # dividing the scalar is faster than the array
         value = g[()] if g.ndim == 0 else g.reshape(())[()]
         if count != 1:
             value = value / count
-        if math.prod(shape) <= _FILLED:
-            # a small array filled: numpy's loops over a stride-0 operand (below) cost the
+        if divided and math.prod(shape) <= _FILLED:
+            # a small mean's, filled: numpy's loops over a stride-0 operand (below) cost the
             # next op more than the fill
             dense = np.empty(shape, value.dtype)
             dense.fill(value)
             return dense
-        # a read-only stride-0 view of the one value, so a large gradient is never written
-        # out: what np.broadcast_to makes, in a tenth of its time
+        # else a read-only stride-0 view of the one value: a sum's, as torch's expanded view,
+        # and a large mean's, never written out (torch writes it; a hook that edits it in
+        # place fails here): what np.broadcast_to makes, in a tenth of its time
         return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
     if is_array(g):
         if count != 1:

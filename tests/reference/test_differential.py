@@ -1194,6 +1194,25 @@ v.backward()
     )
 
 
+@pytest.mark.parametrize(("reduction", "size"), [("sum", 4), ("sum", 2000), ("mean", 4)])
+def test_a_hook_edits_a_full_reductions_gradient_in_place_as_in_torch(
+    reduction: str, size: int
+) -> None:
+    """Torch's gradient of a sum is an expanded view, which refuses an in-place edit; a
+    mean's is a new tensor, which takes one. (Reference keeps a large mean's as a view, never
+    written out, so there a hook's in-place edit fails where torch's succeeds.)"""
+    ours, theirs = run_both(
+        f"""
+x = torch.ones({size}, requires_grad=True)
+y = x * 1
+h = y.register_hook(lambda g: g.mul_(2))
+z = y.{reduction}()
+z.backward()
+"""
+    )
+    assert (last_error(theirs) is None) == (reduction == "mean")
+
+
 def test_a_tensor_created_directly_is_a_leaf() -> None:
     run_both("x = torch.tensor([1.0, 2.0])\ny = torch.ones(2, requires_grad=True)")
     run_both("z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)\nr = z.grad_fn")
