@@ -1168,7 +1168,7 @@ def test_each_op_records_torchs_node(expr: str) -> None:
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
-@pytest.mark.parametrize("size", [4, 2000])  # a full reduction's gradient: filled, or a view
+@pytest.mark.parametrize("size", [4, 2000])  # a mean's gradient: filled, or a view
 def test_a_full_reductions_gradient_is_never_shared(reduction: str, size: int) -> None:
     """The engine may hand a gradient it made to a leaf as its ``.grad`` and add into it in
     place later; a gradient a hook kept, or a first ``.grad`` read before, must see exactly
