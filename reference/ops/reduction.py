@@ -55,7 +55,9 @@ class Mean(Function):
         return total / self.count  # a numpy scalar of total's dtype (numpy 2's promotion)
 
     def backward(self, g: Any) -> Any:
-        return _spread(g, self.shape, self.dims, self.keepdim, self.count, self.by_dim, True)
+        return _spread(
+            g, self.shape, self.dims, self.keepdim, self.count, self.by_dim, divided=True
+        )
 
 
 class MeanDim(Mean):
