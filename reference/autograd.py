@@ -9,6 +9,7 @@ import numpy as np
 from . import engine
 from .function import AccumulateGrad, Node
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from .ops._math import written
 from .tensor import Tensor
 from .tensor_ops import warn_once
 
@@ -140,5 +141,7 @@ def grad(
         elif isinstance(g, Tensor):
             results.append(g)
         else:
-            results.append(Tensor(np.array(g, copy=True)))
+            # the gradient itself, as torch hands it back: it may share memory with a
+            # grad_output or be a sum's expanded view (numpy's 0-d arithmetic gives scalars)
+            results.append(Tensor(written(g) if g.__class__ is np.ndarray else np.array(g)))
     return tuple(results)

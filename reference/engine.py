@@ -18,7 +18,7 @@ from . import _quiet
 from .function import AccumulateGrad, Function, Node
 from .grad_mode import state
 from .ops import unary
-from .ops._math import dense
+from .ops._math import dense, written
 from .ready_queue import pop_order
 from .tensor import Tensor
 
@@ -85,8 +85,12 @@ def run(
                 runs = node in needed[0]
                 if node in needed[1]:
                     # torch captures a node it runs anyway before that node's tensor
-                    # hooks, and runs the hooks of a node it only captures at, first
-                    captured[node] = grad if runs else _hooked(node, grad)
+                    # hooks (which may then edit what it captured in place), and runs the
+                    # hooks of a node it only captures at, first
+                    if runs:
+                        captured[node] = grad = written(grad)
+                    else:
+                        captured[node] = _hooked(node, grad)
                     mine = False
                 elif not runs and node is lone_root:
                     _hooked(node, grad)  # torch visits a lone root even when not needed
@@ -301,7 +305,9 @@ def _as_tensor(grad: Any) -> Tensor:
 
 
 def _run_hooks(hooks: list[Any], grad: Any) -> Any:
-    """Tensor hooks see the gradient as a tensor; a returned tensor replaces it."""
+    """Tensor hooks see the gradient as a tensor; a returned tensor replaces it, and one
+    edited in place is edited for the engine too."""
+    grad = written(grad)
     for hook in list(hooks):
         result = hook(_as_tensor(grad))
         if result is not None:
@@ -373,6 +379,7 @@ def _node_hooks(
     """A node's own hooks, shown tensors: pre-hooks its incoming gradients (``received``
     None), post-hooks the gradients it made and those it received. A returned tuple of the
     same length replaces ``grads`` for the hooks after it and for the engine."""
+    grads = tuple(written(g) for g in grads)
     for hook in list(hooks):
         shown = tuple(None if g is None else _as_tensor(g) for g in grads)
         if received is None:

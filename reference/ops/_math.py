@@ -57,8 +57,37 @@ def zero_scalar(like: Any) -> Any:
 
 
 def expand(g: Any, shape: tuple[int, ...]) -> Any:
-    """Broadcast ``g`` to ``shape`` (a read-only view for arrays)."""
-    return np.broadcast_to(g, shape) if is_array(g) else g.expand(*shape)
+    """Broadcast ``g`` to ``shape``: a view, as torch's ``expand`` is, so ``zero_()`` on it
+    writes into ``g`` while an in-place op that reads it is refused (``_check_overlap``)."""
+    if not is_array(g):
+        return g.expand(*shape)
+    if g.__class__ is not np.ndarray:  # a numpy scalar, which nothing can write into
+        return np.broadcast_to(g, shape)
+    strides = broadcast_strides(g, shape)
+    return np.lib.stride_tricks.as_strided(g, shape, strides, writeable=g.flags.writeable)
+
+
+class _OneValue(np.ndarray):
+    """The memory behind ``everywhere``'s views, so that they can be told apart."""
+
+
+def everywhere(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` at every index of ``shape``, never written out: a read-only view with
+    stride 0 over one element. Where torch's tensor is a new one, that a hook may edit in
+    place, the engine writes it out first (``written``)."""
+    one = _OneValue((), value.dtype)
+    one[()] = value
+    one.flags.writeable = False
+    return np.ndarray(shape, value.dtype, one, 0, (0,) * len(shape))
+
+
+def written(g: Any) -> Any:
+    """``g`` written out as a new array if it is one of ``everywhere``'s views, or a view of
+    one (a reshape keeps its own view as its base)."""
+    base = g.base if g.__class__ is np.ndarray else None
+    while base.__class__ is np.ndarray:
+        base = base.base
+    return g.copy() if base.__class__ is _OneValue else g
 
 
 def t(m: Any) -> Any:

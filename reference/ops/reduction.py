@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
-from ._math import expand, is_array, keepdim_shape, normalize_dims
+from ._math import everywhere, expand, is_array, keepdim_shape, normalize_dims
 from .arithmetic import divide
 
 
@@ -86,28 +86,32 @@ def _spread(
     divided: bool = False,
 ) -> Any:
     """A reduction's gradient (divided by ``count``, for a mean), broadcast back over the
-    dimensions it reduced. Torch's is an expanded view for a sum, which an in-place edit (by a
-    hook) refuses, and a new tensor for a mean (``divided``), which it may edit."""
+    dimensions it reduced. Torch's is an expanded view of ``g`` for a sum, which an in-place
+    op (by a hook) that reads it refuses and ``zero_()`` writes through, and a new tensor for a
+    mean (``divided``), which a hook may edit."""
     if g.__class__ is np.ndarray and g.size == 1:  # the same everywhere (a full reduction)
+        if not divided:  # a sum's: g itself at every index, as torch's expanded view
+            return np.ndarray(shape, g.dtype, g, 0, (0,) * len(shape))
         # dividing the scalar is faster than the array
-        value = g[()] if g.ndim == 0 else g.reshape(())[()]
-        if count != 1:
-            value = value / count
-        if divided and math.prod(shape) <= _FILLED:
+        value = (g[()] if g.ndim == 0 else g.reshape(())[()]) / count
+        if math.prod(shape) <= _FILLED:
             # a small mean's, filled: numpy's loops over a stride-0 operand (below) cost the
             # next op more than the fill
             dense = np.empty(shape, value.dtype)
             dense.fill(value)
             return dense
-        # else a read-only stride-0 view of the one value: a sum's, as torch's expanded view,
-        # and a large mean's, never written out (torch writes it; a hook that edits it in
-        # place fails here): what np.broadcast_to makes, in a tenth of its time
-        return np.ndarray(shape, value.dtype, value, 0, (0,) * len(shape))
+        # a large mean's, never written out unless a hook or a caller is to see it: on the
+        # 1000x1000 chain writing it costs a tenth of the step
+        return everywhere(value, shape)
     if is_array(g):
         if count != 1:
             g = g / count
         if not keepdim:
             g = g.reshape(keepdim_shape(shape, dims))
+        if divided:  # a mean's: a new array
+            dense = np.empty(shape, g.dtype)
+            np.copyto(dense, g)
+            return dense
         return expand(g, shape)
     # recorded (create_graph) as torch records it: sum(dim) and mean(dim) unsqueeze each
     # reduced dimension back, sum() and mean() expand the 0-d gradient at once; a mean

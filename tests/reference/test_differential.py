@@ -1194,23 +1194,73 @@ v.backward()
     )
 
 
-@pytest.mark.parametrize(("reduction", "size"), [("sum", 4), ("sum", 2000), ("mean", 4)])
-def test_a_hook_edits_a_full_reductions_gradient_in_place_as_in_torch(
-    reduction: str, size: int
+# torch's gradient of a sum is an expanded view of the incoming one: an in-place op that
+# reads it fails, zero_() writes through it. A mean's is a new tensor, which takes either.
+# Reference fills a small mean's, keeps a large full mean's as a view of one value until
+# someone is to see it, and views a sum's: 4 and 2,000 elements cover each.
+REDUCED = ["y.sum()", "y.mean()", "y.sum(0)", "y.mean(0)", "y.mean(1, keepdim=True)"]
+
+
+@pytest.mark.parametrize("reduced", REDUCED)
+@pytest.mark.parametrize("size", [4, 2000])
+@pytest.mark.parametrize("edit", ["mul_(2)", "zero_()"])
+@pytest.mark.parametrize("where", ["tensor hook", "pre-hook", "post-hook"])
+def test_a_hook_edits_a_reductions_gradient_as_in_torch(
+    reduced: str, size: int, edit: str, where: str
 ) -> None:
-    """Torch's gradient of a sum is an expanded view, which refuses an in-place edit; a
-    mean's is a new tensor, which takes one. (Reference keeps a large mean's as a view, never
-    written out, so there a hook's in-place edit fails where torch's succeeds.)"""
-    ours, theirs = run_both(
+    """A hook that edits the gradient in place: the edit fails, or holds for the engine,
+    exactly where torch's does."""
+    register = {
+        "tensor hook": f"h = y.register_hook(lambda g: g.{edit})",
+        "pre-hook": f"def pre(gs):\n    gs[0].{edit}\nh = y.grad_fn.register_prehook(pre)",
+        "post-hook": f"def post(gi, go):\n    gi[0].{edit}\nh = r.grad_fn.register_hook(post)",
+    }[where]
+    run_both(
         f"""
-x = torch.ones({size}, requires_grad=True)
+x = torch.ones({size}, 3, requires_grad=True)
 y = x * 1
-h = y.register_hook(lambda g: g.mul_(2))
-z = y.{reduction}()
+r = {reduced}
+{register}
+z = r.sum()
 z.backward()
 """
     )
-    assert (last_error(theirs) is None) == (reduction == "mean")
+
+
+@pytest.mark.parametrize("reduced", REDUCED)
+@pytest.mark.parametrize("size", [4, 2000])
+@pytest.mark.parametrize("edit", ["mul_(2)", "zero_()"])
+def test_autograd_grad_hands_back_a_reductions_gradient_as_torch_does(
+    reduced: str, size: int, edit: str
+) -> None:
+    """``autograd.grad`` returns the gradient itself, not a copy: a sum's expanded view
+    refuses an in-place op that reads it."""
+    run_both(
+        f"""
+x = torch.ones({size}, 3, requires_grad=True)
+y = x * 1
+z = {reduced}.sum()
+(g,) = torch.autograd.grad(z, y)
+e = g.{edit}
+"""
+    )
+
+
+@pytest.mark.parametrize("through", ["y", "y * 1", "y.view(3)", "y.t()"])
+def test_autograd_grad_shares_memory_with_grad_outputs_as_torch_does(through: str) -> None:
+    """What flows back unchanged (an identity, a view's backward) is the caller's own
+    ``grad_outputs``: editing the result edits it, as in torch."""
+    run_both(
+        f"""
+x = torch.ones(3, 1, requires_grad=True)
+y = x * 1
+z = {through}
+v = torch.ones(z.shape)
+(g,) = torch.autograd.grad(z, y, grad_outputs=v)
+e = g.add_(1)
+seen = v * 1
+"""
+    )
 
 
 def test_a_tensor_created_directly_is_a_leaf() -> None:
