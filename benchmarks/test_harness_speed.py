@@ -15,13 +15,14 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.null_backend import NullBackend
-from conformance.runner import Runner, TimingOptions
+from conformance.runner import BENCH_TAG, Runner, TimingOptions
 from conformance.spec import find_spec_files, load_specs
 
 pytest.importorskip("pytest_benchmark")
@@ -68,11 +69,19 @@ def test_harness_real_backends(benchmark: Any) -> None:
     from conformance.backends import resolve_backend
 
     scenarios = load_specs(find_spec_files([str(SPECS)]))
+    bench = [scenario for scenario in scenarios if BENCH_TAG in scenario.tags]
+    rest = [scenario for scenario in scenarios if BENCH_TAG not in scenario.tags]
     backends = [resolve_backend("reference"), resolve_backend("torch-cpu")]
     timing = TimingOptions()
+    bench_s: list[float] = []
 
     def run_all() -> list[Any]:
-        return Runner(backends[1], timing).run_all(scenarios, backends)
+        # the bench scenarios apart, to say what share of the run they are (see report.py)
+        runner = Runner(backends[1], timing)
+        started = time.perf_counter()
+        results = runner.run_all(bench, backends)
+        bench_s.append(time.perf_counter() - started)
+        return results + runner.run_all(rest, backends)
 
     benchmark.group = "harness"
     benchmark.extra_info["scenarios"] = len(scenarios)
@@ -80,6 +89,8 @@ def test_harness_real_backends(benchmark: Any) -> None:
     # a bench scenario's timed rounds stop at its budget once precise, so the runs made on
     # real backends are counted, not assumed equal to the null backend's
     benchmark.extra_info["runs"] = _runs(results)
+    benchmark.extra_info["bench_scenarios"] = len(bench)
+    benchmark.extra_info["bench_median_s"] = statistics.median(bench_s[1:])  # not the warm-up
 
 
 def _runs(results: list[Any]) -> int:
@@ -98,14 +109,16 @@ def test_spec_loading(benchmark: Any) -> None:
     benchmark.pedantic(load_specs, args=(files,), rounds=5, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("name", ["full_run", *IMPORTS])
+@pytest.mark.parametrize("name", ["full_run", "full_run_untimed", *IMPORTS])
 def test_process(benchmark: Any, name: str, tmp_path: Any) -> None:
     """A process, start to exit: `conformance run` on every spec, reference and torch-cpu,
-    default options; or one that only imports torch, the baseline it is compared with."""
-    if name == "full_run":
+    default options, or timing nothing (`--repeat 0`: what no timing policy can go below);
+    or one that only imports torch, the baseline it is compared with."""
+    if name.startswith("full_run"):
         reports = tmp_path / "reports"
         command = [sys.executable, "-m", "conformance", "run", "--backend", "reference"]
         command += ["--backend", "torch-cpu", "--report-dir", str(reports)]
+        command += ["--repeat", "0"] if name == "full_run_untimed" else []
     else:
         command = [sys.executable, "-c", IMPORTS[name]]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
