@@ -56,8 +56,14 @@ def run(
     # a leaf takes it as its .grad without a copy (as torch's AccumulateGrad steals one).
     buffers: dict[Node, Any] = {}
     owned: set[Node] = set()
+    # Arrays someone else may hold: the roots' gradients (a user's own tensors, perhaps) and
+    # what hooks were shown, by id (kept alive here, so that no id is reused). A leaf takes
+    # any other array as its .grad without a copy, a view of a held one included: torch's
+    # AccumulateGrad steals a tensor nobody else references, whatever its memory.
+    held: dict[int, Any] = {}
     for root, grad in zip(roots, grads):
         buffers[root] = grad if root not in buffers else buffers[root] + grad
+        held[id(grad)] = grad
     # The latest node runs first; ties (leaves, which all run first) go in the order they
     # became ready, as in torch's queue for two of them. Roots go in all at once, so for
     # three leaves or more their order is the one torch's heap gives (pop_order).
@@ -89,6 +95,7 @@ def run(
                     # hooks of a node it only captures at, first
                     if runs:
                         captured[node] = grad = written(grad)
+                        held[id(grad)] = grad
                     else:
                         captured[node] = _hooked(node, grad)
                     mine = False
@@ -101,9 +108,11 @@ def run(
             if node._hooks or node._pre_hooks or post:  # rare: kept off the common path
                 grad = _before_hooks(node, grad, create_graph)
                 mine = False  # a hook may have kept the gradient it was shown
+                held[id(grad)] = grad
             if node.__class__ is AccumulateGrad:
                 if grad is not None:
-                    _accumulate(node.variable, grad, mine, bool(node._pre_hooks or post))
+                    hooked = bool(node._pre_hooks or post)
+                    _accumulate(node.variable, grad, id(grad) not in held, hooked)
                 if post:
                     _node_hooks(post, (), create_graph, (grad,))
                 node = None
@@ -114,6 +123,7 @@ def run(
             if post:
                 outputs: Any = _with_post_hooks(fn, grad, post, needed, retain_graph, create_graph)
                 shared = True  # a hook may keep what it was shown: the engine owns none of it
+                held.update((id(g), g) for g in outputs)
             elif grad is None:
                 outputs = (None,) * len(edges)
             else:
@@ -126,6 +136,8 @@ def run(
                         outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
                 else:
                     shared = _shared(outputs, edges)
+                if shared:  # until every edge has taken it, one array has two holders
+                    held.update((id(g), g) for g in outputs)
                 if not retain_graph:
                     fn.release()
             follow = None  # the one child that became ready, if only one did
@@ -405,14 +417,16 @@ def _hooked(node: Node, grad: Any) -> Any:
     return _run_hooks(hooks, grad) if hooks and grad is not None else grad
 
 
-def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> None:
+def _accumulate(leaf: Tensor, grad: Any, stealable: bool, hooked: bool = False) -> None:
     """Add into ``leaf.grad``: in place normally, so the same object persists; as a new
-    tensor under ``create_graph``, so the sum itself is recorded. A first gradient is copied,
-    never aliased, unless the engine owns it (``mine``) and it is laid out as torch's layout
-    contract asks (``_obeys_layout``): then nothing else can see it."""
+    tensor under ``create_graph``, so the sum itself is recorded. A first gradient is copied
+    unless nobody else holds that array (``stealable``) and it is laid out as torch's layout
+    contract asks (``_obeys_layout``): then the leaf takes it, as torch's AccumulateGrad
+    steals it. It may be a view of memory someone holds (a user's ``gradient`` through a
+    view's backward): the ``.grad`` then shares it, as in torch."""
     if leaf._hooks and not hooked:
         grad = _run_hooks(leaf._hooks, grad)
-        mine = False
+        stealable = False
     if not leaf._rg:
         return  # requires_grad_(False) since the graph was recorded: hooks run, nothing lands
     # detach_() and then an in-place op gave it a history (a view's is read via grad_fn)
@@ -422,11 +436,17 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
         if grad.__class__ is Tensor:  # create_graph: torch copies, and records the copy
             leaf._grad = _recorded_copy(grad, leaf._data)
         elif (
-            mine
+            stealable
+            and grad.__class__ is np.ndarray  # not a scalar from numpy's 0-d arithmetic
             and grad.dtype == leaf._data.dtype
-            and (grad.strides == leaf._data.strides or _obeys_layout(grad, leaf._data))
+            and (
+                # an array a numpy op made has no gaps (the leaf's strides then mean a dense
+                # leaf) and can be written; a view need be neither
+                (grad.base is None and grad.strides == leaf._data.strides)
+                or (grad.flags.writeable and _obeys_layout(grad, leaf._data))
+            )
         ):
-            leaf._grad = Tensor(grad)  # nothing else can see it: no copy, as torch steals it
+            leaf._grad = Tensor(grad)  # nobody else holds it: no copy, as torch steals it
         else:
             leaf._grad = Tensor(_laid_out_as(grad, leaf._data))
     elif state.grad_enabled:
@@ -442,10 +462,7 @@ def _accumulate(leaf: Tensor, grad: Any, mine: bool, hooked: bool = False) -> No
 def _obeys_layout(grad: np.ndarray, leaf: np.ndarray) -> bool:
     """torch's gradient layout contract: a leaf's ``.grad`` has the leaf's strides when the
     leaf is dense (no gaps, no overlap), and is contiguous otherwise; strides along size-1
-    dimensions do not count, unless 0. (An array the engine made has no gaps, so the same
-    strides as the leaf's mean a dense leaf, the common case, checked first.)"""
-    if grad.strides == leaf.strides:
-        return True
+    dimensions do not count, unless 0."""
     if leaf.flags.c_contiguous or dense(leaf):
         return all(
             st != 0 if n == 1 else st == leaf_st

@@ -24,6 +24,8 @@ FEATURES = {
     "backward_inputs": "backward(inputs=...) and autograd.backward(..., inputs=...) on "
     "leaves and non-leaves",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
+    "hooks": "tensor hooks on leaves and non-leaves that scale the gradient or keep it, "
+    "removed or not; the kept gradients checked and edited in place (zero_, mul_, add_)",
 }
 ALL_FEATURES = frozenset(FEATURES)
 
@@ -77,6 +79,11 @@ _GROUPS = {
     "inputs:unreached": "backward_inputs",
     "error:empty_inputs": "backward_inputs",
     "error:inputs_no_grad": "backward_inputs",
+    "hook:scale": "hooks",
+    "hook:record": "hooks",
+    "hook:remove": "hooks",
+    "hook:kept": "hooks",
+    "hook:edit_kept": "hooks",
     "float64": "dtypes",
     "int64": "dtypes",
 }

@@ -3,7 +3,8 @@
 A program starts from a leaf that requires grad and then draws actions: more leaves, ops over
 the whole op set (`conformance.fuzz.ops`), grad-mode blocks, backward calls (scalar, with a
 gradient, repeated, with and without `retain_graph`), `.grad` resets, `retain_grad`, `detach`,
-deliberate misuses, and checks of what can be observed. `State` steers it towards programs
+tensor hooks and the gradients they keep, deliberate misuses, and checks of what can be
+observed. `State` steers it towards programs
 that mostly run; hypothesis shrinks a failing one towards few, simple steps.
 """
 
@@ -34,7 +35,7 @@ class Config:
 
     features: frozenset[str] = ALL_FEATURES
     capabilities: frozenset[str] = frozenset(
-        {"float64", "int_dtypes", "retain_grad", "inplace", "version_counter"}
+        {"float64", "int_dtypes", "retain_grad", "inplace", "version_counter", "hooks"}
     )
     max_actions: int = 16
 
@@ -81,6 +82,19 @@ def _programs(draw: Draw, config: Config) -> Program:
 
 
 @dataclass
+class _Kept:
+    """A `record` hook's list: the tensor it is on, that tensor's node when the hook went on
+    (an in-place edit gives the tensor a new one, which the hook is not on), its dtype, and
+    the handle that removes it."""
+
+    tensor: str
+    node: str | None
+    dtype: str
+    handle: str
+    removed: bool = False
+
+
+@dataclass
 class _Builder:
     draw: Draw
     config: Config
@@ -89,6 +103,9 @@ class _Builder:
     touched: list[str] = field(default_factory=list)  # names the last in-place edit changed
     edited: dict[str, None] = field(default_factory=dict)  # names any edit changed, in order
     hidden: set[str] = field(default_factory=set)  # the model's names for inline views
+    kept: dict[str, _Kept] = field(default_factory=dict)  # record hooks' lists, by name
+    filled: dict[str, None] = field(default_factory=dict)  # lists a backward appended to
+    kept_edited: dict[str, str] = field(default_factory=dict)  # kept gradients edited: dtype
 
     def has(self, feature: str) -> bool:
         return feature in self.config.features
@@ -124,6 +141,12 @@ class _Builder:
             found += [self.inplace, self.inplace, self.inplace]
             if self.has("views"):
                 found += [self.view, self.view]  # more views to edit through
+        if self.has("hooks") and self.can("hooks"):
+            found += [self.hook, self.hook]
+            if self.filled:
+                found += [self.kept_gradient] * 3
+            if any(not kept.removed for kept in self.kept.values()):
+                found.append(self.remove_hook)
         if self.has("errors"):
             found.append(self.misuse)
             if self.has("nograd_views") and self.state.tensors(
@@ -612,6 +635,7 @@ class _Builder:
         )
         labels += tuple(kinds)
         if not self.state.backward_fails(root, inputs):
+            self.fill_kept(root, inputs)
             self.state.backward(root_name, root, retain, inputs)
         elif self.state.executed(root, inputs) & self.state.stale:
             labels += ("modified_saved",)
@@ -760,6 +784,78 @@ class _Builder:
         source = self.one([f"{name} * 2", f"{name}.sum()", f"{name}.exp()"])
         return Statement(source, ("error:nograd_view_rebased",))
 
+    # --- hooks ------------------------------------------------------------------------------
+
+    def hook(self) -> Statement | None:
+        """A tensor hook: `scale(k)` changes the gradient that flows on; `record(kept)` keeps
+        the gradient as the engine hands it out (its own tensor, or a view such as a sum's
+        expanded one) for later checks and in-place edits."""
+        names = [
+            name
+            for name in self.state.tensors(lambda v: v.requires_grad and v.is_float)
+            if not self.stale_view(name)
+        ]
+        name = self.pick(names if self.flip() else names[-2:])
+        if name is None:
+            return None
+        value = self.state.values[name]
+        handle = self.state.name("h")
+        where = "hook:leaf" if value.leaf else "hook:nonleaf"
+        if self.flip():
+            factor = self.one(["2", "0.5", "-1"])
+            source = f"{handle} = {name}.register_hook(scale({factor}))"
+            return Statement(source, ("hook:scale", where))
+        kept = self.state.name("kept")
+        self.kept[kept] = _Kept(name, value.node, value.dtype, handle)
+        return Statement(f"{handle} = {name}.register_hook(record({kept}))", ("hook:record", where))
+
+    def stale_view(self, name: str) -> bool:
+        """A view made under no_grad, or one whose memory an in-place edit changed: torch
+        2.13 and 2.14 crash (SIGSEGV) registering a hook on a view whose history an edit
+        through an alias left to be refreshed (pytorch/pytorch#196459), so none is drawn."""
+        value = self.state.values[name]
+        return value.nograd or (value.base is not None and name in self.edited)
+
+    def remove_hook(self) -> Statement | None:
+        name = self.pick([name for name, kept in self.kept.items() if not kept.removed])
+        if name is None:
+            return None
+        kept = self.kept[name]
+        kept.removed = True
+        return Statement(f"{kept.handle}.remove()", ("hook:remove",))
+
+    def fill_kept(self, root: Value, inputs: list[str] | None) -> None:
+        """The record hooks a backward the model expects to succeed fires: a leaf's if the
+        graph reaches the leaf (and `inputs`, if given, names it), a non-leaf's if the node
+        it was registered on runs."""
+        executed = self.state.executed(root, inputs)
+        for name, kept in self.kept.items():
+            value = self.state.values.get(kept.tensor)
+            if kept.removed or value is None or value.node != kept.node:
+                continue
+            if value.leaf:
+                fires = kept.tensor in root.leaves and (inputs is None or kept.tensor in inputs)
+            else:
+                fires = value.node in executed
+            if fires:
+                self.filled[name] = None
+
+    def kept_gradient(self) -> Step | None:
+        """A kept gradient, checked or edited in place. Which edits succeed, and what else
+        they change (a `.grad` that shares its memory, a later gradient), is the engine's
+        layout of gradients, compared with torch's."""
+        name = self.pick(list(self.filled))
+        if name is None:
+            return None
+        subject = f"{name}[{self.one(['0', '-1'])}]"
+        dtype = self.kept[name].dtype
+        edit = self.between(0, 3)
+        if edit == 0:
+            return Check(subject, (), dtype)
+        self.kept_edited[subject] = dtype
+        source = f"{subject}.{('zero_()', 'mul_(2)', 'add_(1)')[edit - 1]}"
+        return Statement(source, ("hook:edit_kept",))
+
     # --- checks -----------------------------------------------------------------------------
 
     def check(self) -> Check | None:
@@ -788,10 +884,16 @@ class _Builder:
         return Check(f"{name}.grad", (), self.state.values[name].dtype)
 
     def sweep(self) -> None:
-        """Check every leaf's `.grad` at the end, and the value of every name whose memory an
-        in-place edit changed (a view that missed its base's edit shows here)."""
+        """Check every leaf's `.grad` at the end, the value of every name whose memory an
+        in-place edit changed (a view that missed its base's edit shows here), and the last
+        gradient each record hook kept."""
         for name in self.edited:
             self.steps.append(Check(name, (), self.state.values[name].dtype))
+        for subject, dtype in self.kept_edited.items():
+            self.steps.append(Check(subject, (), dtype))
+        for name in self.filled:  # what the last call of each record hook was shown
+            if f"{name}[-1]" not in self.kept_edited:
+                self.steps.append(Check(f"{name}[-1]", (), self.kept[name].dtype))
         for name, value in self.state.values.items():
             if value.leaf and value.is_float:
                 self.steps.append(Check(f"{name}.grad", (), value.dtype))

@@ -1263,6 +1263,43 @@ seen = v * 1
     )
 
 
+@pytest.mark.parametrize("through", ["y.view(3)", "y.t()", "y * 1", "y + 0"])
+def test_grad_takes_a_view_of_a_held_gradient_as_torch_does(through: str) -> None:
+    """Torch's AccumulateGrad takes a gradient as ``.grad`` when no other tensor object
+    references it, whatever memory it shares: a view's backward hands the leaf a new view of
+    the caller's ``gradient``, so ``.grad`` shares it and a second backward's in-place sum
+    shows in it. A gradient computed anew (``y * 1``) or passed on as it is (``y + 0``: the
+    caller's own tensor) is copied."""
+    run_both(
+        f"""
+x = torch.ones(3, 1, requires_grad=True)
+y = x.view(3, 1) if "t()" not in "{through}" else x
+z = {through}
+v = torch.ones(z.shape)
+z.backward(v, retain_graph=True)
+z.backward(v)
+seen = v * 1
+g = x.grad * 1
+"""
+    )
+
+
+def test_one_gradient_sent_to_two_leaves_is_shared_by_neither_grad() -> None:
+    """``x1 + x2`` sends one array (made by ``* 2``'s backward) down both edges: each
+    leaf's ``.grad`` is its own, as in torch (which copies for the first leaf, while the
+    second still references the array)."""
+    run_both(
+        """
+x1 = torch.ones(3, requires_grad=True)
+x2 = torch.ones(3, requires_grad=True)
+z = (x1 + x2) * 2
+z.backward(torch.ones(3))
+e = x1.grad.add_(5)
+other = x2.grad * 1
+"""
+    )
+
+
 def test_a_tensor_created_directly_is_a_leaf() -> None:
     run_both("x = torch.tensor([1.0, 2.0])\ny = torch.ones(2, requires_grad=True)")
     run_both("z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)\nr = z.grad_fn")
