@@ -76,6 +76,10 @@ def _programs(draw: Draw, config: Config) -> Program:
     ending = draw(_integers(0, 3))  # usually an ending; shrinking turns it off (0)
     if ending in (1, 3):
         builder.backward_newest()
+        if builder.filled and builder.flip():  # a kept gradient, with every .grad set
+            step = builder.kept_gradient()
+            if step is not None:
+                builder.steps.append(step)
     if ending > 0:
         builder.sweep()
     return Program(tuple(builder.steps))

@@ -33,6 +33,7 @@ BROKEN = {
     "broken_version_counter": ("inplace", "ops", "grad_mode"),
     "broken_backward_inputs": ("backward_inputs", "ops"),
     "broken_nograd_views": ("nograd_views", "views", "grad_mode", "inplace", "errors", "ops"),
+    "broken_hooks": ("hooks", "ops"),
 }
 
 

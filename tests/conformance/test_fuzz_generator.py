@@ -50,6 +50,7 @@ def test_programs_cover_the_whole_op_set_and_every_feature() -> None:
         "no_grad", "enable_grad", "set_grad_enabled(False)", "retain_graph", "zero_",
         "grad=None", "retain_grad", "detach", "backward(gradient)", "keepdim", "broadcast",
         "float64", "int64", "check:grad_fn", "check:requires_grad", "check:is_leaf",
+        "hook:scale", "hook:record", "hook:leaf", "hook:nonleaf",
     }  # fmt: skip
     assert expected <= covered
     assert any(label.startswith("error:") for label in covered)
@@ -66,6 +67,19 @@ def test_a_tag_limits_the_generator_to_its_features() -> None:
     covered = frozenset().union(*(program.ops for program in sample(100, only)))
     assert {"sum", "mean(dim)"} <= covered
     assert not covered & {"add", "matmul", "no_grad", "view", "detach", "float64"}
+
+
+def test_hooks_keep_gradients_that_are_then_checked_and_edited_in_place() -> None:
+    drawn = sample(200, Config(features=frozenset({"hooks", "ops", "reductions"})))
+    covered = frozenset().union(*(program.ops for program in drawn))
+    assert {"hook:scale", "hook:record", "hook:remove", "hook:edit_kept"} <= covered
+    kept = [
+        step.subject
+        for program in drawn
+        for step in program.steps
+        if isinstance(step, Check) and step.subject.startswith("kept")
+    ]
+    assert kept and all(re.fullmatch(r"kept\d+\[(0|-1)\]", subject) for subject in kept)
 
 
 def test_a_backend_without_a_capability_gets_no_program_that_needs_it() -> None:
@@ -150,8 +164,8 @@ def test_a_check_reads_its_flags_as_one_tuple() -> None:
 def test_the_cli_rejects_an_unknown_feature(capsys: pytest.CaptureFixture[str]) -> None:
     from conformance.cli import main
 
-    assert main(["fuzz", "--backend", "reference", "--tag", "hooks"]) == 2
+    assert main(["fuzz", "--backend", "reference", "--tag", "sparse"]) == 2
     assert (
-        "--tag hooks: unknown feature; expected one of backward_inputs, broadcasting"
+        "--tag sparse: unknown feature; expected one of backward_inputs, broadcasting"
         in capsys.readouterr().err
     )
