@@ -52,8 +52,8 @@ def run(
     captured: dict[Node, Any] = {}
 
     # Each node's gradient so far. `owned` holds the nodes whose buffer is an array the
-    # engine made and nobody else can see: later gradients are added into it in place, and
-    # a leaf takes it as its .grad without a copy (as torch's AccumulateGrad steals one).
+    # engine made, whose memory nobody else can see: later gradients are added into it in
+    # place (as torch's input buffers do when they alone hold the storage).
     buffers: dict[Node, Any] = {}
     owned: set[Node] = set()
     # Arrays someone else may hold: the roots' gradients (a user's own tensors, perhaps) and
