@@ -4,8 +4,8 @@ A program starts from a leaf that requires grad and then draws actions: more lea
 the whole op set (`conformance.fuzz.ops`), grad-mode blocks, backward calls (scalar, with a
 gradient, repeated, with and without `retain_graph`), `.grad` resets, `retain_grad`, `detach`,
 tensor hooks and the gradients they keep, deliberate misuses, and checks of what can be
-observed. `State` steers it towards programs
-that mostly run; hypothesis shrinks a failing one towards few, simple steps.
+observed. `State` steers it towards programs that mostly run; hypothesis shrinks a failing
+one towards few, simple steps.
 """
 
 from __future__ import annotations
@@ -814,11 +814,10 @@ class _Builder:
         return Statement(f"{handle} = {name}.register_hook(record({kept}))", ("hook:record", where))
 
     def stale_view(self, name: str) -> bool:
-        """A view made under no_grad, or one whose memory an in-place edit changed: torch
-        2.13 and 2.14 crash (SIGSEGV) registering a hook on a view whose history an edit
-        through an alias left to be refreshed (pytorch/pytorch#196459), so none is drawn."""
-        value = self.state.values[name]
-        return value.nograd or (value.base is not None and name in self.edited)
+        """A view whose memory an in-place edit changed: torch 2.13 and 2.14 crash (SIGSEGV)
+        registering a hook on a view whose history an edit through an alias left to be
+        refreshed (pytorch/pytorch#196459), so no hook goes on one."""
+        return self.state.values[name].base is not None and name in self.edited
 
     def remove_hook(self) -> Statement | None:
         name = self.pick([name for name, kept in self.kept.items() if not kept.removed])
