@@ -94,7 +94,7 @@ def run(
                     # hooks (which may then edit what it captured in place), and runs the
                     # hooks of a node it only captures at, first
                     if runs:
-                        captured[node] = grad = written(grad)
+                        captured[node] = grad = _shown(grad)
                         held[id(grad)] = grad
                     else:
                         captured[node] = _hooked(node, grad)
@@ -316,10 +316,19 @@ def _as_tensor(grad: Any) -> Tensor:
     return grad if isinstance(grad, Tensor) else Tensor(grad)
 
 
+def _shown(grad: Any) -> Any:
+    """A gradient as a hook or a caller gets it, which the engine then goes on with, so that
+    an edit in place holds for both: an array (numpy's 0-d arithmetic gives scalars, which
+    nothing can edit) written out (``written``)."""
+    if isinstance(grad, np.generic):
+        return np.array(grad)
+    return written(grad)
+
+
 def _run_hooks(hooks: list[Any], grad: Any) -> Any:
     """Tensor hooks see the gradient as a tensor; a returned tensor replaces it, and one
     edited in place is edited for the engine too."""
-    grad = written(grad)
+    grad = _shown(grad)
     for hook in list(hooks):
         result = hook(_as_tensor(grad))
         if result is not None:
@@ -391,7 +400,7 @@ def _node_hooks(
     """A node's own hooks, shown tensors: pre-hooks its incoming gradients (``received``
     None), post-hooks the gradients it made and those it received. A returned tuple of the
     same length replaces ``grads`` for the hooks after it and for the engine."""
-    grads = tuple(written(g) for g in grads)
+    grads = tuple(_shown(g) for g in grads)
     for hook in list(hooks):
         shown = tuple(None if g is None else _as_tensor(g) for g in grads)
         if received is None:

@@ -25,7 +25,8 @@ FEATURES = {
     "leaves and non-leaves",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
     "hooks": "tensor hooks on leaves and non-leaves that scale the gradient or keep it, "
-    "removed or not; the kept gradients checked and edited in place (zero_, mul_, add_)",
+    "and pre- and post-hooks on their grad_fn nodes that keep theirs, removed or not; the kept "
+    "gradients checked and edited in place (zero_, mul_, add_)",
 }
 ALL_FEATURES = frozenset(FEATURES)
 
@@ -82,6 +83,8 @@ _GROUPS = {
     "hook:scale": "hooks",
     "hook:record": "hooks",
     "hook:remove": "hooks",
+    "hook:node_pre": "hooks",
+    "hook:node_post": "hooks",
     "hook:kept": "hooks",
     "hook:edit_kept": "hooks",
     "float64": "dtypes",

@@ -36,6 +36,7 @@ class Config:
     features: frozenset[str] = ALL_FEATURES
     capabilities: frozenset[str] = frozenset(
         {"float64", "int_dtypes", "retain_grad", "inplace", "version_counter", "hooks"}
+        | {"node_hooks"}
     )
     max_actions: int = 16
 
@@ -88,14 +89,24 @@ def _programs(draw: Draw, config: Config) -> Program:
 @dataclass
 class _Kept:
     """A `record` hook's list: the tensor it is on, that tensor's node when the hook went on
-    (an in-place edit gives the tensor a new one, which the hook is not on), its dtype, and
-    the handle that removes it."""
+    (an in-place edit gives the tensor a new one, which the hook is not on), its dtype, the
+    handle that removes it, and where it is: on the tensor, or a pre- or post-hook on the
+    node (whose calls are a tuple of gradients, or a pair of tuples)."""
 
     tensor: str
     node: str | None
     dtype: str
     handle: str
+    on: str = "tensor"  # "tensor", "pre" or "post"
     removed: bool = False
+
+    def gradient(self, call: str, which: str) -> str:
+        """An expression for one gradient a call was shown."""
+        if self.on == "tensor":
+            return f"{call}"
+        if self.on == "pre":
+            return f"{call}[0]"
+        return f"{call}[{which}][0]"  # 0: the gradient the node made, 1: the one it received
 
 
 @dataclass
@@ -810,8 +821,16 @@ class _Builder:
             source = f"{handle} = {name}.register_hook(scale({factor}))"
             return Statement(source, ("hook:scale", where))
         kept = self.state.name("kept")
-        self.kept[kept] = _Kept(name, value.node, value.dtype, handle)
-        return Statement(f"{handle} = {name}.register_hook(record({kept}))", ("hook:record", where))
+        on = "tensor"
+        if value.node is not None and self.can("node_hooks") and self.flip():
+            on = self.one(["pre", "post"])
+        self.kept[kept] = _Kept(name, value.node, value.dtype, handle, on)
+        if on == "tensor":
+            source = f"{handle} = {name}.register_hook(record({kept}))"
+            return Statement(source, ("hook:record", where))
+        method = "register_prehook" if on == "pre" else "register_hook"
+        source = f"{handle} = {name}.grad_fn.{method}(record({kept}))"
+        return Statement(source, (f"hook:node_{on}",))
 
     def stale_view(self, name: str) -> bool:
         """A view whose memory an in-place edit changed: torch 2.13 and 2.14 crash (SIGSEGV)
@@ -834,6 +853,10 @@ class _Builder:
         executed = self.state.executed(root, inputs)
         for name, kept in self.kept.items():
             value = self.state.values.get(kept.tensor)
+            if kept.on != "tensor":  # on the node, wherever its tensor went since
+                if not kept.removed and kept.node in executed:
+                    self.filled[name] = None
+                continue
             if kept.removed or value is None or value.node != kept.node:
                 continue
             if value.leaf:
@@ -850,8 +873,9 @@ class _Builder:
         name = self.pick(list(self.filled))
         if name is None:
             return None
-        subject = f"{name}[{self.one(['0', '-1'])}]"
-        dtype = self.kept[name].dtype
+        kept = self.kept[name]
+        subject = kept.gradient(f"{name}[{self.one(['0', '-1'])}]", self.one(["0", "1"]))
+        dtype = kept.dtype
         edit = self.between(0, 3)
         if edit == 0:
             return Check(subject, (), dtype)
@@ -895,7 +919,7 @@ class _Builder:
         for subject, dtype in self.kept_edited.items():
             self.steps.append(Check(subject, (), dtype))
         for name in self.filled:  # what the last call of each record hook was shown
-            if f"{name}[-1]" not in self.kept_edited:
+            if not any(subject.startswith(f"{name}[") for subject in self.kept_edited):
                 self.steps.append(Check(f"{name}[-1]", (), self.kept[name].dtype))
         for name, value in self.state.values.items():
             if value.leaf and value.is_float:

@@ -73,13 +73,16 @@ def test_hooks_keep_gradients_that_are_then_checked_and_edited_in_place() -> Non
     drawn = sample(200, Config(features=frozenset({"hooks", "ops", "reductions"})))
     covered = frozenset().union(*(program.ops for program in drawn))
     assert {"hook:scale", "hook:record", "hook:remove", "hook:edit_kept"} <= covered
+    assert {"hook:node_pre", "hook:node_post"} <= covered
     kept = [
         step.subject
         for program in drawn
         for step in program.steps
         if isinstance(step, Check) and step.subject.startswith("kept")
     ]
-    assert kept and all(re.fullmatch(r"kept\d+\[(0|-1)\]", subject) for subject in kept)
+    # a tensor hook's call is a gradient, a pre-hook's a tuple of them, a post-hook's a pair
+    shown = r"kept\d+\[(0|-1)\](\[0\]|\[[01]\]\[0\])?"
+    assert kept and all(re.fullmatch(shown, subject) for subject in kept)
 
 
 def test_a_backend_without_a_capability_gets_no_program_that_needs_it() -> None:

@@ -1300,6 +1300,25 @@ other = x2.grad * 1
     )
 
 
+def test_a_hook_edits_a_summed_0d_gradient_in_place() -> None:
+    """A 0-d leaf used twice: its gradients are summed before its hook runs (numpy's 0-d sum
+    is a scalar), and the hook's tensor takes an in-place edit, which holds for ``.grad``."""
+    run_both(
+        """
+x = torch.tensor(1.5, requires_grad=True)
+kept = []
+h = x.register_hook(kept.append)
+y = x + x
+y.backward()
+e = kept[0].zero_()
+g = x.grad * 1
+y2 = x * x
+h2 = x.register_hook(lambda g: g.mul_(3))
+y2.backward()
+"""
+    )
+
+
 def test_a_tensor_created_directly_is_a_leaf() -> None:
     run_both("x = torch.tensor([1.0, 2.0])\ny = torch.ones(2, requires_grad=True)")
     run_both("z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)\nr = z.grad_fn")
