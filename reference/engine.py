@@ -406,7 +406,8 @@ def _node_hooks(
         if received is None:
             result = hook(shown)
         else:
-            result = hook(shown, tuple(None if g is None else _as_tensor(g) for g in received))
+            given = tuple(None if g is None else _as_tensor(_shown(g)) for g in received)
+            result = hook(shown, given)
         if result is None:
             continue
         if not isinstance(result, tuple):
