@@ -367,9 +367,11 @@ def _with_post_hooks(
 ) -> tuple[Any, ...]:
     """Run ``fn`` and its post-hooks. They see one gradient per input as torch's nodes hand
     them out, fitted to the input and None where no gradient is wanted (no edge, or one this
-    pass does not go down), and the gradient the node received, whatever backward does to it."""
+    pass does not go down), and the gradient the node received: the array itself, as torch
+    shows its tensor, so an edit in place reaches whatever backward passed on unchanged."""
     edges = fn._next
-    received = (grad.copy() if grad.__class__ is np.ndarray else grad,)
+    grad = _shown(grad)  # the hooks see the gradient itself, as in torch: edits reach it
+    received = (grad,)
     if grad is None:
         outputs: Any = (None,) * len(edges)
     else:

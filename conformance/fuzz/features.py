@@ -21,8 +21,8 @@ FEATURES = {
     "the operand requires grad, grad mode on",
     "nograd_views": "views made under no_grad of tensors that require grad (and views of "
     "them), edited in and out of grad mode, and used after their memory was edited",
-    "backward_inputs": "backward(inputs=...) and autograd.backward(..., inputs=...) on "
-    "leaves and non-leaves",
+    "backward_inputs": "backward(inputs=...), autograd.backward(..., inputs=...) and "
+    "autograd.grad on leaves and non-leaves, whose results are checked and edited in place",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
     "hooks": "tensor hooks on leaves and non-leaves that scale the gradient or keep it, "
     "and pre- and post-hooks on their grad_fn nodes that keep theirs, removed or not; the kept "
@@ -75,6 +75,8 @@ _GROUPS = {
     "inplace:temp_view": "inplace",
     "backward(inputs)": "backward_inputs",
     "autograd.backward": "backward_inputs",
+    "autograd.grad": "backward_inputs",
+    "autograd.grad:edit": "backward_inputs",
     "inputs:leaf": "backward_inputs",
     "inputs:nonleaf": "backward_inputs",
     "inputs:unreached": "backward_inputs",

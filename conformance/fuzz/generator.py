@@ -121,6 +121,7 @@ class _Builder:
     kept: dict[str, _Kept] = field(default_factory=dict)  # record hooks' lists, by name
     filled: dict[str, None] = field(default_factory=dict)  # lists a backward appended to
     kept_edited: dict[str, str] = field(default_factory=dict)  # kept gradients edited: dtype
+    results: dict[str, tuple[str, ...]] = field(default_factory=dict)  # autograd.grad's: dtypes
 
     def has(self, feature: str) -> bool:
         return feature in self.config.features
@@ -144,6 +145,8 @@ class _Builder:
             found.append(self.grad_mode)
             if self.has("views") and self.has("nograd_views"):
                 found.append(self.nograd_view)
+        if self.results:
+            found += [self.grad_result] * 2
         if self.has("retain_graph") and self.state.roots:
             found.append(self.backward_again)
         if self.has("zero_grad") and self.state.grads:
@@ -644,6 +647,8 @@ class _Builder:
                 )
             else:
                 inputs = None
+        if inputs and rendered and self.can("autograd_grad") and self.between(0, 2) == 0:
+            return self.grad_call(root_name, root, retain, inputs, rendered, kinds)
         function_form = self.can("autograd_grad") and self.between(0, 3) == 0
         call, labels = ops.backward_call(
             root_name, root, self.between(0, 3), retain, self.flip(), rendered, function_form
@@ -657,6 +662,47 @@ class _Builder:
         else:
             labels += ("freed_graph",)
         return Statement(call, labels)
+
+    def grad_call(
+        self,
+        root_name: str,
+        root: Value,
+        retain: bool,
+        inputs: list[str],
+        rendered: str,
+        kinds: list[str],
+    ) -> Statement:
+        """`g = autograd.grad(root, inputs, ...)`: no `.grad` changes, and what comes back is
+        the engine's own gradient (a view of a `grad_outputs`, a sum's expanded view), checked
+        and now and then edited in place like a kept one."""
+        unused = "inputs:unreached" in kinds
+        call, labels = ops.grad_call(root_name, root, self.between(0, 3), retain, rendered, unused)
+        name = self.state.name("g")
+        labels += tuple(kinds)
+        if not self.state.backward_fails(root, inputs):
+            self.fill_kept(root, inputs)
+            self.state.grad_call(root_name, root, retain, inputs)
+            self.results[name] = tuple(self.state.values[i].dtype for i in inputs)
+        elif self.state.executed(root, inputs) & self.state.stale:
+            labels += ("modified_saved",)
+        else:
+            labels += ("freed_graph",)
+        return Statement(f"{name} = {call}", labels)
+
+    def grad_result(self) -> Step | None:
+        """One gradient `autograd.grad` returned, checked or edited in place."""
+        name = self.pick(list(self.results))
+        if name is None:
+            return None
+        dtypes = self.results[name]
+        index = self.between(0, len(dtypes) - 1)
+        subject, dtype = f"{name}[{index}]", dtypes[index]
+        edit = self.between(0, 3)
+        if edit == 0:
+            return Check(subject, (), dtype)
+        self.kept_edited[subject] = dtype
+        source = f"{subject}.{('zero_()', 'mul_(2)', 'add_(1)')[edit - 1]}"
+        return Statement(source, ("autograd.grad:edit",))
 
     def backward_inputs(self, root: Value) -> tuple[list[str], list[str]]:
         """One or two tensors for `inputs=`: leaves the root reaches, non-leaves on its graph
@@ -918,6 +964,10 @@ class _Builder:
             self.steps.append(Check(name, (), self.state.values[name].dtype))
         for subject, dtype in self.kept_edited.items():
             self.steps.append(Check(subject, (), dtype))
+        for name, dtypes in self.results.items():  # what autograd.grad returned
+            for index, dtype in enumerate(dtypes):
+                if f"{name}[{index}]" not in self.kept_edited:
+                    self.steps.append(Check(f"{name}[{index}]", (), dtype))
         for name in self.filled:  # what the last call of each record hook was shown
             if not any(subject.startswith(f"{name}[") for subject in self.kept_edited):
                 self.steps.append(Check(f"{name}[-1]", (), self.kept[name].dtype))

@@ -452,20 +452,7 @@ def backward_call(
     """A backward from `root`: implicit for one element, else through a sum or mean, or with a
     gradient of the root's shape and dtype; `inputs`, rendered (`[x1, y3]`), limits it to
     those tensors; `function_form` writes `autograd.backward(root, ...)`."""
-    labels = ["backward"]
-    gradient = None
-    if value.numel == 1 and form < 2:
-        expression = root
-    elif form == 0:
-        expression, labels = f"{root}.sum()", labels + ["backward(sum)"]
-    elif form == 1:
-        expression, labels = f"{root}.mean()", labels + ["backward(mean)"]
-    else:
-        expression = root
-        labels.append("backward(gradient)")
-        gradient = f"ones_like({root})" if form == 2 else filled("randn", value.shape)
-        if form == 3 and value.dtype == "float64":
-            gradient = with_options(gradient, "float64", False)
+    expression, gradient, labels = _root(root, value, form)
     arguments = []
     if gradient is not None:
         name = "grad_tensors" if function_form else "gradient"
@@ -480,3 +467,40 @@ def backward_call(
         labels.append("autograd.backward")
         return f"autograd.backward({', '.join([expression, *arguments])})", tuple(labels)
     return f"{expression}.backward({', '.join(arguments)})", tuple(labels)
+
+
+def grad_call(
+    root: str, value: Value, form: int, retain_graph: bool, inputs: str, allow_unused: bool
+) -> tuple[str, tuple[str, ...]]:
+    """`autograd.grad(root, inputs, ...)`, the root as `backward_call` makes it."""
+    expression, gradient, labels = _root(root, value, form)
+    labels[0] = "autograd.grad"
+    arguments = [expression, inputs]
+    if gradient is not None:
+        arguments.append(f"grad_outputs={gradient}")
+    if retain_graph:
+        arguments.append("retain_graph=True")
+        labels.append("retain_graph")
+    if allow_unused:
+        arguments.append("allow_unused=True")
+    return f"autograd.grad({', '.join(arguments)})", tuple(labels)
+
+
+def _root(root: str, value: Value, form: int) -> tuple[str, str | None, list[str]]:
+    """What a backward starts from: the root itself when it has one element, its sum or mean,
+    or the root with a gradient of its shape and dtype (ones, or random)."""
+    labels = ["backward"]
+    gradient = None
+    if value.numel == 1 and form < 2:
+        expression = root
+    elif form == 0:
+        expression, labels = f"{root}.sum()", labels + ["backward(sum)"]
+    elif form == 1:
+        expression, labels = f"{root}.mean()", labels + ["backward(mean)"]
+    else:
+        expression = root
+        labels.append("backward(gradient)")
+        gradient = f"ones_like({root})" if form == 2 else filled("randn", value.shape)
+        if form == 3 and value.dtype == "float64":
+            gradient = with_options(gradient, "float64", False)
+    return expression, gradient, labels

@@ -254,6 +254,14 @@ class State:
         if root_name not in self.roots:
             self.roots.append(root_name)
 
+    def grad_call(self, root_name: str, root: Value, retain_graph: bool, inputs: list[str]) -> None:
+        """Record an `autograd.grad` the model expects to succeed: no `.grad` changes and
+        nothing is retained; what it ran is freed unless `retain_graph`."""
+        if not retain_graph:
+            self.freed |= self.executed(root, inputs)
+        if root_name not in self.roots:
+            self.roots.append(root_name)
+
     # --- memory and in-place edits -----------------------------------------------------------
 
     def aliases(self, name: str) -> list[str]:

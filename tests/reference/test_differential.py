@@ -1319,6 +1319,24 @@ y2.backward()
     )
 
 
+@pytest.mark.parametrize("node", ["y + 0", "y.sum(0)", "y * 2"])
+def test_a_post_hook_edits_the_gradient_its_node_received_as_in_torch(node: str) -> None:
+    """A post-hook is shown the gradient its node received, not a copy: an edit in place
+    reaches what the node passed on unchanged (``y + 0``), and is refused on a sum's expanded
+    view (``y.sum(0)`` receives one from the ``.sum()`` after it)."""
+    run_both(
+        f"""
+x = torch.ones(3, 2, requires_grad=True)
+y = x * 1
+z = {node}
+def post(grad_inputs, grad_outputs):
+    grad_outputs[0].mul_(5)
+h = z.grad_fn.register_hook(post)
+z.sum().backward()
+"""
+    )
+
+
 def test_a_tensor_created_directly_is_a_leaf() -> None:
     run_both("x = torch.tensor([1.0, 2.0])\ny = torch.ones(2, requires_grad=True)")
     run_both("z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)\nr = z.grad_fn")
