@@ -969,8 +969,12 @@ class _Builder:
                 if f"{name}[{index}]" not in self.kept_edited:
                     self.steps.append(Check(f"{name}[{index}]", (), dtype))
         for name in self.filled:  # what the last call of each record hook was shown
-            if not any(subject.startswith(f"{name}[") for subject in self.kept_edited):
-                self.steps.append(Check(f"{name}[-1]", (), self.kept[name].dtype))
+            kept = self.kept[name]
+            if any(subject.startswith(f"{name}[") for subject in self.kept_edited):
+                continue
+            # one tensor per check, which a regression spec can pin (a tuple it cannot)
+            for which in ("0", "1") if kept.on == "post" else ("0",):
+                self.steps.append(Check(kept.gradient(f"{name}[-1]", which), (), kept.dtype))
         for name, value in self.state.values.items():
             if value.leaf and value.is_float:
                 self.steps.append(Check(f"{name}.grad", (), value.dtype))
