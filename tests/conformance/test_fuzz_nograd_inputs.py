@@ -144,7 +144,7 @@ def test_the_errors_the_model_expects_are_the_ones_torch_raises() -> None:
     config = Config(capabilities=CAPABILITIES)
     areas = {"nograd_view", "inplace:temp_view", "backward(inputs)"}
     raised = ran = 0
-    for program in sample(600, config, at=1):
+    for program in sample(600, config, at=2):  # at=2: a sample with dozens of these errors
         verdict = differential.run(program)
         for index, step in enumerate(program.steps):
             if not isinstance(step, Statement):
