@@ -9,7 +9,6 @@ import numpy as np
 from . import engine
 from .function import AccumulateGrad, Node
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from .ops._math import written
 from .tensor import Tensor
 from .tensor_ops import warn_once
 
@@ -142,6 +141,6 @@ def grad(
             results.append(g)
         else:
             # the gradient itself, as torch hands it back: it may share memory with a
-            # grad_output or be a sum's expanded view (numpy's 0-d arithmetic gives scalars)
-            results.append(Tensor(written(g) if g.__class__ is np.ndarray else np.array(g)))
+            # grad_output or be a sum's expanded view
+            results.append(Tensor(engine.shown(g)))
     return tuple(results)

@@ -94,7 +94,7 @@ def run(
                     # hooks (which may then edit what it captured in place), and runs the
                     # hooks of a node it only captures at, first
                     if runs:
-                        captured[node] = grad = _shown(grad)
+                        captured[node] = grad = shown(grad)
                         held[id(grad)] = grad
                     else:
                         captured[node] = _hooked(node, grad)
@@ -316,7 +316,7 @@ def _as_tensor(grad: Any) -> Tensor:
     return grad if isinstance(grad, Tensor) else Tensor(grad)
 
 
-def _shown(grad: Any) -> Any:
+def shown(grad: Any) -> Any:
     """A gradient as a hook or a caller gets it, which the engine then goes on with, so that
     an edit in place holds for both: an array (numpy's 0-d arithmetic gives scalars, which
     nothing can edit) written out (``written``)."""
@@ -328,7 +328,7 @@ def _shown(grad: Any) -> Any:
 def _run_hooks(hooks: list[Any], grad: Any) -> Any:
     """Tensor hooks see the gradient as a tensor; a returned tensor replaces it, and one
     edited in place is edited for the engine too."""
-    grad = _shown(grad)
+    grad = shown(grad)
     for hook in list(hooks):
         result = hook(_as_tensor(grad))
         if result is not None:
@@ -370,7 +370,7 @@ def _with_post_hooks(
     pass does not go down), and the gradient the node received: the array itself, as torch
     shows its tensor, so an edit in place reaches whatever backward passed on unchanged."""
     edges = fn._next
-    grad = _shown(grad)  # the hooks see the gradient itself, as in torch: edits reach it
+    grad = shown(grad)  # the hooks see the gradient itself, as in torch: edits reach it
     received = (grad,)
     if grad is None:
         outputs: Any = (None,) * len(edges)
@@ -402,14 +402,14 @@ def _node_hooks(
     """A node's own hooks, shown tensors: pre-hooks its incoming gradients (``received``
     None), post-hooks the gradients it made and those it received. A returned tuple of the
     same length replaces ``grads`` for the hooks after it and for the engine."""
-    grads = tuple(_shown(g) for g in grads)
+    grads = tuple(shown(g) for g in grads)
     for hook in list(hooks):
-        shown = tuple(None if g is None else _as_tensor(g) for g in grads)
+        tensors = tuple(None if g is None else _as_tensor(g) for g in grads)
         if received is None:
-            result = hook(shown)
+            result = hook(tensors)
         else:
-            given = tuple(None if g is None else _as_tensor(_shown(g)) for g in received)
-            result = hook(shown, given)
+            given = tuple(None if g is None else _as_tensor(shown(g)) for g in received)
+            result = hook(tensors, given)
         if result is None:
             continue
         if not isinstance(result, tuple):

@@ -696,13 +696,7 @@ class _Builder:
             return None
         dtypes = self.results[name]
         index = self.between(0, len(dtypes) - 1)
-        subject, dtype = f"{name}[{index}]", dtypes[index]
-        edit = self.between(0, 3)
-        if edit == 0:
-            return Check(subject, (), dtype)
-        self.kept_edited[subject] = dtype
-        source = f"{subject}.{('zero_()', 'mul_(2)', 'add_(1)')[edit - 1]}"
-        return Statement(source, ("autograd.grad:edit",))
+        return self.check_or_edit(f"{name}[{index}]", dtypes[index], "autograd.grad:edit")
 
     def backward_inputs(self, root: Value) -> tuple[list[str], list[str]]:
         """One or two tensors for `inputs=`: leaves the root reaches, non-leaves on its graph
@@ -921,13 +915,16 @@ class _Builder:
             return None
         kept = self.kept[name]
         subject = kept.gradient(f"{name}[{self.one(['0', '-1'])}]", self.one(["0", "1"]))
-        dtype = kept.dtype
+        return self.check_or_edit(subject, kept.dtype, "hook:edit_kept")
+
+    def check_or_edit(self, subject: str, dtype: str, label: str) -> Step:
+        """A gradient someone holds, checked, or edited in place and checked at the end."""
         edit = self.between(0, 3)
         if edit == 0:
             return Check(subject, (), dtype)
         self.kept_edited[subject] = dtype
         source = f"{subject}.{('zero_()', 'mul_(2)', 'add_(1)')[edit - 1]}"
-        return Statement(source, ("hook:edit_kept",))
+        return Statement(source, (label,))
 
     # --- checks -----------------------------------------------------------------------------
 
