@@ -120,7 +120,7 @@ def _correctness(baseline: RunRecord, current: RunRecord, gate: GateResult) -> N
                 )
             )
         elif old is None:
-            if record.status in (Status.FAIL, Status.ERROR):
+            if record.status in (Status.FAIL, Status.ERROR, Status.CRASH, Status.TIMEOUT):
                 gate.findings.append(
                     Finding(
                         Kind.NEW_FAILURE,

@@ -12,6 +12,8 @@ _CELL = {
     Status.PASS: "pass",
     Status.FAIL: "FAIL",
     Status.ERROR: "ERROR",
+    Status.CRASH: "CRASH",
+    Status.TIMEOUT: "TIMEOUT",
     Status.UNSUPPORTED: "unsupported",
     Status.UNAVAILABLE: "unavailable",
     Status.XFAIL: "xfail",

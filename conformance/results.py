@@ -16,6 +16,8 @@ class Status(str, Enum):
     PASS = "pass"
     FAIL = "fail"
     ERROR = "error"
+    CRASH = "crash"  # the backend's worker died: a signal or an exit, with the cause as reason
+    TIMEOUT = "timeout"  # the scenario outran its time limit; its worker was killed
     UNSUPPORTED = "unsupported"
     UNAVAILABLE = "unavailable"
     XFAIL = "xfail"  # failed, as an expectations manifest says it will
@@ -25,7 +27,7 @@ class Status(str, Enum):
     def ok(self) -> bool:
         """Whether this status lets a run exit with 0 (unsupported/unavailable never fail;
         an xpass fails unless its manifest entry is marked non-strict)."""
-        return self not in (Status.FAIL, Status.ERROR, Status.XPASS)
+        return self not in (Status.FAIL, Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.XPASS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ SYMBOL = {
     Status.PASS: "✅",
     Status.FAIL: "❌",
     Status.ERROR: "💥",
+    Status.CRASH: "☠️",
+    Status.TIMEOUT: "⏱️",
     Status.XFAIL: "🟡",
     Status.XPASS: "⚠️",
     Status.UNSUPPORTED: "➖",
@@ -16,6 +18,8 @@ SYMBOL = {
 }
 # Worst first: the order problems are listed in.
 SEVERITY = [
+    Status.CRASH,
+    Status.TIMEOUT,
     Status.ERROR,
     Status.FAIL,
     Status.XPASS,
@@ -24,7 +28,7 @@ SEVERITY = [
     Status.UNSUPPORTED,
     Status.PASS,
 ]
-PROBLEMS = (Status.FAIL, Status.ERROR, Status.XPASS)
+PROBLEMS = (Status.FAIL, Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.XPASS)
 BENCH_TAG = "bench"
 
 

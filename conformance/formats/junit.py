@@ -17,6 +17,7 @@ from conformance.runfile import ResultRecord, RunRecord
 # Characters XML 1.0 cannot hold at all; they are dropped rather than breaking the file.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SKIPPED = {Status.UNSUPPORTED, Status.UNAVAILABLE, Status.XFAIL}
+_ERRORS = {Status.ERROR, Status.CRASH, Status.TIMEOUT}
 
 
 def junit_xml(run: RunRecord) -> str:
@@ -53,7 +54,7 @@ def _counts(results: list[ResultRecord]) -> dict[str, int]:
         "failures": sum(
             r.status is Status.FAIL or (r.status is Status.XPASS and not r.ok) for r in results
         ),
-        "errors": sum(r.status is Status.ERROR for r in results),
+        "errors": sum(r.status in _ERRORS for r in results),
         "skipped": sum(r.status in _SKIPPED for r in results),
     }
 
@@ -90,8 +91,8 @@ def _testcase(result: ResultRecord) -> ET.Element:
     if status is Status.FAIL or (status is Status.XPASS and not result.ok):
         child = ET.SubElement(case, "failure", message=_clean(_message(result)), type=status.value)
         child.text = _clean(_body(result))
-    elif status is Status.ERROR:
-        error_type = (result.error or {}).get("type", "error")
+    elif status in _ERRORS:
+        error_type = (result.error or {}).get("type", status.value)
         child = ET.SubElement(case, "error", message=_clean(_message(result)), type=error_type)
         child.text = _clean(_body(result))
     elif status in _SKIPPED:
