@@ -98,7 +98,8 @@ Step: TypeAlias = "Run | Expect | Raises | Warns"
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One spec file. `uses` holds the capabilities its steps need, found by the compiler."""
+    """One spec file. `uses` holds the capabilities its steps need, found by the compiler.
+    `torch_versions` is the spec's `torch:` range (checked PEP 440 text), or None for all."""
 
     id: str
     title: str
@@ -110,6 +111,7 @@ class Scenario:
     seed: int
     steps: tuple[Step, ...]
     where: Location
+    torch_versions: str | None = None
 
     @property
     def needs(self) -> frozenset[str]:

@@ -30,10 +30,11 @@ from conformance.spec.model import (
     Warns,
 )
 from conformance.spec.yamlnodes import Node
+from conformance.versions import parse_range
 
 FORMAT_VERSION = 1
 _TOP_REQUIRED = ("spec", "id", "title", "tags", "requires", "source", "rationale", "steps")
-_TOP_OPTIONAL = ("seed",)
+_TOP_OPTIONAL = ("seed", "torch")
 _META_KEYS = ("dtype", "shape", "requires_grad", "is_leaf", "grad_fn", "retains_grad", "is_none")
 _EXPECT_KEYS = ("expect", "value", "rtol", "atol", *_META_KEYS, "warns", "match")
 _RAISES_KEYS = ("raises", "match", "run")
@@ -81,6 +82,10 @@ def build_scenario(root: Node) -> Scenario:
             raise SpecError(
                 fields["seed"].where, f"seed: expected a non-negative integer, found {seed}"
             )
+    torch_versions = None
+    if "torch" in fields:  # the torch versions the spec's behaviour holds for
+        parse_range(fields["torch"].value, "torch", fields["torch"].where)
+        torch_versions = str(fields["torch"].value).strip()
     steps_node = fields["steps"]
     step_nodes = _items(steps_node, "steps")
     if not step_nodes:
@@ -98,6 +103,7 @@ def build_scenario(root: Node) -> Scenario:
         seed=seed,
         steps=steps,
         where=fields["id"].where,
+        torch_versions=torch_versions,
     )
 
 

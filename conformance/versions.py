@@ -1,0 +1,59 @@
+"""Version ranges: PEP 440 specifier sets in manifests (`versions:`) and specs (`torch:`).
+
+Engines release and behaviours change, so an entry or a spec may say which versions it holds
+for. Both places read the range the same way, with `packaging`, so `<2.6`, `>=2.4,<3` and
+`==2.5.*` mean what pip means by them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from conformance.errors import Location, SpecError
+
+
+def parse_range(text: object, key: str, where: Location) -> SpecifierSet:
+    """`text` as a specifier set; anything else is a `SpecError` at `where`. A bare number
+    is refused: YAML reads `2.4` as a float, and "2.4" alone is no range."""
+    if not isinstance(text, str) or not text.strip():
+        kind = "a number" if isinstance(text, (int, float)) else type(text).__name__
+        raise SpecError(where, f'{key}: expected a quoted version range like "<2.6", found {kind}')
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise SpecError(
+            where,
+            f'{key}: expected a PEP 440 version range like "<2.6" or ">=2.4,<3", found {text!r}',
+        ) from None
+
+
+def holds(versions: SpecifierSet, version: str) -> bool | None:
+    """Whether `version` lies in `versions`; None when `version` is no PEP 440 version.
+
+    Pre-releases count: a nightly `2.7.0a0+git...` is torch 2.7 for these ranges, where
+    `packaging` leaves pre-releases out by default."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return None
+    return versions.contains(parsed, prereleases=True)
+
+
+def torch_version(baseline: Any = None) -> str | None:
+    """The torch version a run's specs are judged by: the baseline's when it is torch, else
+    the installed torch's (read without importing it), else None (no torch here)."""
+    if baseline is not None:
+        try:
+            info = baseline.info()
+        except Exception:
+            info = {}
+        if info.get("module") == "torch" and info.get("version"):
+            return str(info["version"])
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
