@@ -15,6 +15,7 @@ from conformance.interpreter import Interpreter
 from conformance.results import ErrorInfo, ScenarioResult, Status
 from conformance.spec.model import Scenario
 from conformance.timing.measure import interleaved
+from conformance.versions import outside_torch_range, torch_version
 
 BENCH_TAG = "bench"
 
@@ -67,6 +68,7 @@ class Runner:
         self.baseline = baseline
         self.timing = timing or TimingOptions()
         self._baseline_values: dict[str, _BaselineValues] = {}
+        self._torch_version: tuple[str | None] | None = None  # read once, on first need
 
     def run(self, scenario: Scenario, backend: Backend) -> ScenarioResult:
         """Run one scenario on one backend in fresh state; correctness from the first run,
@@ -83,6 +85,9 @@ class Runner:
             return ScenarioResult(scenario, backend.name, Status.ERROR, error=error)
         if not availability.available:
             return ScenarioResult(scenario, backend.name, Status.UNAVAILABLE, availability.reason)
+        outside = self._outside_torch_range(scenario)
+        if outside:  # the spec's behaviour is not torch's here, so no backend is judged by it
+            return ScenarioResult(scenario, backend.name, Status.UNSUPPORTED, outside)
         missing = sorted(scenario.needs - capabilities)
         if missing:
             reason = "; ".join(f"needs {name}: {backend.missing_reason(name)}" for name in missing)
@@ -162,6 +167,13 @@ class Runner:
                 result = replace(result, notes=(*result.notes, note))
             timed.append(result)
         return timed
+
+    def _outside_torch_range(self, scenario: Scenario) -> str:
+        if scenario.torch_versions is None:
+            return ""
+        if self._torch_version is None:
+            self._torch_version = (torch_version(self.baseline),)
+        return outside_torch_range(scenario.torch_versions, self._torch_version[0])
 
     def _baseline_first(self, backends: Iterable[Backend]) -> list[Backend]:
         name = self.baseline.name if self.baseline else None

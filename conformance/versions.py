@@ -57,3 +57,13 @@ def torch_version(baseline: Any = None) -> str | None:
         return importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def outside_torch_range(torch_versions: str | None, version: str | None) -> str:
+    """Why a spec stating `torch: torch_versions` has no meaning on torch `version`, or ""
+    when it holds there, states no range, or no torch (or no readable version) is at hand."""
+    if torch_versions is None or version is None:
+        return ""
+    if holds(SpecifierSet(torch_versions), version) is not False:
+        return ""
+    return f"spec holds for torch {torch_versions}; this is torch {version}"
