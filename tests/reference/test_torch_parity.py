@@ -1,0 +1,170 @@
+"""reference against PyTorch on the corners PyTorch's own autograd tests check.
+
+Each test runs one program twice, once with ``lib`` = reference and once with ``lib`` = torch,
+and compares what happened: the values it returned, or the exception it raised (type and
+message), and the warnings it gave. No expected value is typed in: torch is the oracle.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import reference
+
+torch = pytest.importorskip("torch", reason="torch is the oracle these tests compare against")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with tensors and arrays as (dtype, values), floats by repr (so that nan,
+    inf and -0.0 compare as themselves), recursively."""
+    if isinstance(value, (reference.Tensor, torch.Tensor)):
+        return ("tensor", str(value.dtype), plain(value.tolist()))
+    if isinstance(value, np.ndarray):
+        return ("array", str(value.dtype), plain(value.tolist()))
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, (reference.dtype, torch.dtype)):
+        return str(value)
+    return value
+
+
+def outcome(program: Callable[[Any], Any], lib: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """What ``program(lib)`` did: its result or its exception, and its warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = ("returned", plain(program(lib)))
+        except Exception as exc:  # noqa: BLE001 - the exception is the observation
+            result = ("raised", type(exc).__name__, str(exc))
+    return result, [(w.category.__name__, str(w.message)) for w in caught]
+
+
+def same(program: Callable[[Any], Any]) -> Any:
+    """Run ``program`` on both; they must agree. Returns torch's outcome."""
+    ours, theirs = outcome(program, reference), outcome(program, torch)
+    assert ours == theirs, f"\nreference: {ours}\ntorch:     {theirs}"
+    return theirs
+
+
+def modes(lib: Any) -> tuple[bool, bool]:
+    return lib.is_grad_enabled(), lib.is_inference_mode_enabled()
+
+
+# -- grad-mode objects as decorators ---------------------------------------------------------
+
+# Each decorator, written as a user writes it, and the caller's grad mode that differs from
+# the mode it sets (so that a decorator that does nothing is seen).
+DECORATORS = {
+    "@no_grad": (lambda lib: lib.no_grad, True),
+    "@no_grad()": (lambda lib: lib.no_grad(), True),
+    "@enable_grad": (lambda lib: lib.enable_grad, False),
+    "@enable_grad()": (lambda lib: lib.enable_grad(), False),
+    "@inference_mode()": (lambda lib: lib.inference_mode(), True),
+    "@inference_mode(False)": (lambda lib: lib.inference_mode(False), False),
+    "@set_grad_enabled(False)": (lambda lib: lib.set_grad_enabled(False), True),
+}
+
+
+@pytest.mark.parametrize("spelling", DECORATORS)
+def test_decorated_function_runs_in_the_mode(spelling: str) -> None:
+    make, caller = DECORATORS[spelling]
+
+    def program(lib: Any) -> Any:
+        @make(lib)
+        def probe(a: int, b: int = 0) -> Any:
+            return a + b, modes(lib)
+
+        with lib.set_grad_enabled(caller):
+            return probe(1, b=2), modes(lib), probe.__name__
+
+    same(program)
+
+
+@pytest.mark.parametrize("name", ["no_grad", "enable_grad", "inference_mode"])
+def test_mode_called_on_a_function_decorates_it(name: str) -> None:
+    def program(lib: Any) -> Any:
+        decorated = getattr(lib, name)(lambda: modes(lib))
+        with lib.set_grad_enabled(name != "no_grad"):
+            return decorated(), callable(decorated)
+
+    same(program)
+
+
+@pytest.mark.parametrize("spelling", DECORATORS)
+def test_decorated_generator_takes_the_mode_at_every_resume(spelling: str) -> None:
+    """torch enters the mode each time the generator runs and leaves it at each yield: the
+    caller keeps its own mode between, whatever it sends, throws or closes."""
+    make, caller = DECORATORS[spelling]
+
+    def program(lib: Any) -> Any:
+        inside = []
+
+        @make(lib)
+        def gen(start: int) -> Iterator[Any]:
+            try:
+                got = yield start, modes(lib)
+                inside.append(("sent", got, modes(lib)))
+                try:
+                    yield "second", modes(lib)
+                except ValueError as exc:
+                    inside.append(("thrown", str(exc), modes(lib)))
+                    yield "caught", modes(lib)
+                return "done"
+            finally:
+                inside.append(("finally", modes(lib)))
+
+        outside = []
+        with lib.set_grad_enabled(caller):
+            it = gen(7)
+            outside.append((next(it), modes(lib)))
+            outside.append((it.send("x"), modes(lib)))
+            outside.append((it.throw(ValueError("boom")), modes(lib)))
+            try:
+                next(it)
+            except StopIteration as stop:
+                outside.append(("stopped", stop.value, modes(lib)))
+            early = gen(1)
+            next(early)
+            early.close()  # GeneratorExit runs its finally in the mode
+            outside.append(("closed", modes(lib)))
+        return inside, outside
+
+    same(program)
+
+
+@types.coroutine
+def _pause() -> Iterator[None]:
+    yield
+
+
+@pytest.mark.parametrize("spelling", DECORATORS)
+def test_decorated_coroutine_runs_in_its_callers_mode(spelling: str) -> None:
+    """torch wraps only the call that makes the coroutine: its body runs later, in whatever
+    mode holds when it is driven (torch treats generators specially, not coroutines)."""
+    make, caller = DECORATORS[spelling]
+
+    def program(lib: Any) -> Any:
+        @make(lib)
+        async def co() -> Any:
+            first = modes(lib)
+            await _pause()
+            return first, modes(lib)
+
+        with lib.set_grad_enabled(caller):
+            running = co()
+            running.send(None)
+            try:
+                running.send(None)
+            except StopIteration as stop:
+                return stop.value, modes(lib)
+        return None
+
+    same(program)
