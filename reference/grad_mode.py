@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
@@ -33,6 +34,13 @@ def is_inference_mode_enabled() -> bool:
     return state.inference
 
 
+CLASS_DECORATED = (
+    "Decorating classes is deprecated and will be disabled in future versions. You should only "
+    "decorate functions or methods. To preserve the current behavior of class decoration, you "
+    "can directly decorate the `__init__` method and nothing else."
+)
+
+
 class _Mode:
     """Sets a mode on entry and restores the previous one on exit, whatever happens."""
 
@@ -47,6 +55,13 @@ class _Mode:
         state.grad_enabled, state.inference = self._saved
 
     def __call__(self, fn: F) -> F:
+        if inspect.isclass(fn):
+            # torch still decorates the class, as a function that calls it
+            warnings.warn(CLASS_DECORATED, FutureWarning, stacklevel=2)
+            return self._wrap(lambda *args, **kwargs: fn(*args, **kwargs))  # type: ignore[return-value]
+        return self._wrap(fn)
+
+    def _wrap(self, fn: F) -> F:
         if inspect.isgeneratorfunction(fn):
             return _generator(self._fresh, fn)  # type: ignore[return-value]
 

@@ -168,3 +168,41 @@ def test_decorated_coroutine_runs_in_its_callers_mode(spelling: str) -> None:
         return None
 
     same(program)
+
+
+CLASS_DECORATORS = {
+    "no_grad()": lambda lib: lib.no_grad(),
+    "enable_grad()": lambda lib: lib.enable_grad(),
+    "inference_mode()": lambda lib: lib.inference_mode(),
+    "no_grad": lambda lib: lib.no_grad,
+    "enable_grad": lambda lib: lib.enable_grad,
+    "set_grad_enabled(False)": lambda lib: lib.set_grad_enabled(False),
+}
+
+
+@pytest.mark.parametrize("spelling", CLASS_DECORATORS)
+def test_decorating_a_class_warns_and_wraps_its_constructor(spelling: str) -> None:
+    def program(lib: Any) -> Any:
+        decorator = CLASS_DECORATORS[spelling](lib)
+
+        class Probe:
+            def __init__(self) -> None:
+                self.modes = modes(lib)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            made = decorator(Probe)
+        made_one = made()
+        # torch points the warning at the caller only when it is the decorator's own
+        # __call__ that the caller called
+        here = [w.filename == __file__ for w in caught] if spelling.endswith("()") else None
+        return (
+            [(w.category.__name__, str(w.message)) for w in caught],
+            here,
+            isinstance(made, type),
+            made.__name__,
+            type(made_one) is Probe,
+            made_one.modes,
+        )
+
+    same(program)
