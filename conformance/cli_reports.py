@@ -16,7 +16,7 @@ from typing import Any
 
 from conformance.backends.base import Backend
 from conformance.errors import UsageError
-from conformance.expectations import Expectations, load_expectations
+from conformance.expectations import Expectations, engine_versions, load_expectations
 from conformance.formats import write_reports
 from conformance.gate import DEFAULT_TIMING_TAGS, run_gate
 from conformance.merge import merge_runs, missing_shards
@@ -139,7 +139,9 @@ def plan_run(
     directory = Path(args.expectations or Path(args.report_dir) / "expectations")
     if args.expectations and not directory.is_dir():
         raise UsageError(f"--expectations {directory}: no such folder")
-    expectations = load_expectations(directory if directory.is_dir() else None, names)
+    expectations = load_expectations(
+        directory if directory.is_dir() else None, names, engine_versions(backends)
+    )
     stale = expectations.stale(every_id)
     for warning in stale:
         print(f"conformance: warning: {warning}", file=sys.stderr)

@@ -109,7 +109,7 @@ class ConformanceSession:
         """Resolve the backends and the baseline as the CLI does; bad names are usage errors."""
         from conformance.backends import choose_baseline, default_backend_names, resolve_backend
         from conformance.errors import SpecError, UsageError
-        from conformance.expectations import load_expectations
+        from conformance.expectations import engine_versions, load_expectations
         from conformance.runner import Runner, TimingOptions
 
         names: list[str] = config.getoption("conformance_backend") or []
@@ -130,7 +130,9 @@ class ConformanceSession:
             raise pytest.UsageError(f"conformance: no expectations directory {directory}")
         try:
             known = load_expectations(
-                directory if directory.is_dir() else None, [b.name for b in backends]
+                directory if directory.is_dir() else None,
+                [b.name for b in backends],
+                engine_versions(backends),
             )
         except SpecError as exc:
             raise pytest.UsageError(f"conformance: {exc}") from None
@@ -144,6 +146,7 @@ class ConformanceSession:
         lines = [f"conformance: backends {names}; baseline {baseline}"]
         if self.note:
             lines.append(f"conformance: {self.note}")
+        lines.extend(f"conformance: {reason}" for _, reason in self.expectations.unused)
         return lines
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> SpecFile | None:
