@@ -210,6 +210,10 @@ class Tensor(TensorOps):
                 )
         self._grad = value
 
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None  # torch's ``del x.grad`` is ``x.grad = None``
+
     @property
     def retains_grad(self) -> bool:
         return self._retains_grad

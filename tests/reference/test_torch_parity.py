@@ -206,3 +206,35 @@ def test_decorating_a_class_warns_and_wraps_its_constructor(spelling: str) -> No
         )
 
     same(program)
+
+
+# -- .grad -----------------------------------------------------------------------------------
+
+
+def test_del_grad_forgets_the_gradient() -> None:
+    """``del x.grad`` is ``x.grad = None``: the next backward starts a new ``.grad``."""
+
+    def program(lib: Any) -> Any:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        (x * 3).sum().backward()
+        kept = x.grad
+        del x.grad
+        gone = x.grad
+        (x * 5).sum().backward()
+        never = lib.tensor([1.0])
+        del never.grad
+        return kept, gone, x.grad, x.grad is kept, never.grad
+
+    same(program)
+
+
+def test_del_grad_of_a_non_leaf() -> None:
+    def program(lib: Any) -> Any:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.sum().backward()
+        del y.grad
+        return y.grad, y.retains_grad
+
+    same(program)
