@@ -238,3 +238,24 @@ def test_del_grad_of_a_non_leaf() -> None:
         return y.grad, y.retains_grad
 
     same(program)
+
+
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_a_tensor_cannot_be_its_own_grad(requires_grad: bool) -> None:
+    def program(lib: Any) -> Any:
+        x = lib.tensor([1.0, 2.0], requires_grad=requires_grad)
+        x.grad = x
+
+    same(program)
+
+
+def test_a_detach_or_a_view_of_a_tensor_may_be_its_grad() -> None:
+    def program(lib: Any) -> Any:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        x.grad = x.detach()
+        first = x.grad
+        y = lib.tensor([3.0, 4.0])
+        y.grad = y.view(2)
+        return first, y.grad
+
+    same(program)
