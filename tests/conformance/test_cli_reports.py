@@ -20,8 +20,8 @@ def test_run_writes_every_format_into_the_report_dir(
 ) -> None:
     assert main(["run", "--spec", PASS, "--repeat", "2", "--report-dir", str(tmp_path)]) == 0
     names = {path.name for path in tmp_path.iterdir()}
-    assert names == {"runs", "junit.xml", "report.md", "report.html"}
-    assert "(and junit.xml, report.md, report.html)" in capsys.readouterr().out
+    assert names == {"runs", "junit.xml", "report.md", "summary.md", "report.html"}
+    assert "(and junit.xml, report.md, summary.md, report.html)" in capsys.readouterr().out
 
 
 def test_the_timing_baseline_can_be_chosen_among_the_backends_run(tmp_path: Path) -> None:
