@@ -335,6 +335,15 @@ class Tensor(TensorOps):
 
     @data.setter
     def data(self, value: Tensor) -> None:
+        """Any shape and dtype may come in (the version does not move), but a tensor that
+        requires grad keeps a dtype that can have gradients."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if self.requires_grad and not value.dtype.is_floating_point:
+            raise RuntimeError(
+                "data set to a tensor that requires gradients must be floating point or complex "
+                "dtype"
+            )
         self._data = value._data
 
     @property

@@ -259,3 +259,35 @@ def test_a_detach_or_a_view_of_a_tensor_may_be_its_grad() -> None:
         return first, y.grad
 
     same(program)
+
+
+# -- .data -----------------------------------------------------------------------------------
+
+DATA = {
+    "float64": lambda lib: lib.tensor([1.0, 2.0], dtype=lib.float64),
+    "int64": lambda lib: lib.tensor([1, 2]),
+    "bool": lambda lib: lib.tensor([True, False]),
+    "float32, other shape": lambda lib: lib.tensor([1.0, 2.0, 3.0]),
+    "a list": lambda lib: [1.0, 2.0],
+    "a float": lambda lib: 3.0,
+}
+HOLDERS = {
+    "constant": lambda lib: lib.tensor([5.0, 6.0]),
+    "leaf": lambda lib: lib.tensor([5.0, 6.0], requires_grad=True),
+    "non-leaf": lambda lib: lib.tensor([5.0, 6.0], requires_grad=True) * 2,
+    "view of a leaf": lambda lib: lib.tensor([5.0, 6.0], requires_grad=True)[:],
+}
+
+
+@pytest.mark.parametrize("holder", HOLDERS)
+@pytest.mark.parametrize("data", DATA)
+def test_data_assignment(holder: str, data: str) -> None:
+    """torch takes any tensor as ``.data``, except one it cannot differentiate into a tensor
+    that requires grad; anything else is a TypeError."""
+
+    def program(lib: Any) -> Any:
+        x = HOLDERS[holder](lib)
+        x.data = DATA[data](lib)
+        return x.detach(), x.requires_grad, x._version
+
+    same(program)
