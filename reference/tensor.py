@@ -392,7 +392,9 @@ class Tensor(TensorOps):
         return self._data.tolist()
 
     def numpy(self) -> np.ndarray:
-        if self.requires_grad:
+        """The memory itself; refused where it would leave the graph unseen: on a tensor
+        that requires grad while grad mode is on (torch's own test)."""
+        if self.requires_grad and state.grad_enabled:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."

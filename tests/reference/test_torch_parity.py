@@ -7,6 +7,7 @@ message), and the warnings it gave. No expected value is typed in: torch is the 
 
 from __future__ import annotations
 
+import contextlib
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -289,5 +290,40 @@ def test_data_assignment(holder: str, data: str) -> None:
         x = HOLDERS[holder](lib)
         x.data = DATA[data](lib)
         return x.detach(), x.requires_grad, x._version
+
+    same(program)
+
+
+# -- numpy() ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _enable_grad_inside_no_grad(lib: Any) -> Iterator[None]:
+    with lib.no_grad(), lib.enable_grad():
+        yield
+
+
+MODES = {
+    "grad mode": lambda lib: lib.enable_grad(),
+    "no_grad": lambda lib: lib.no_grad(),
+    "set_grad_enabled(False)": lambda lib: lib.set_grad_enabled(False),
+    "inference_mode": lambda lib: lib.inference_mode(),
+    "enable_grad inside no_grad": _enable_grad_inside_no_grad,
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("which", ["leaf", "non-leaf", "view"])
+def test_numpy_of_a_tensor_that_requires_grad(mode: str, which: str) -> None:
+    """torch refuses ``numpy()`` on a tensor that requires grad only while grad mode is on;
+    otherwise the array is the tensor's memory."""
+
+    def program(lib: Any) -> Any:
+        leaf = lib.tensor([1.0, 2.0], requires_grad=True)
+        x = {"leaf": leaf, "non-leaf": leaf * 2, "view": leaf[:]}[which]
+        with MODES[mode](lib):
+            array = x.numpy()
+        array[0] = 9.0
+        return array, x.detach()
 
     same(program)
