@@ -45,6 +45,10 @@ BUILTINS: dict[str, Callable[[], Backend]] = {
     "reference": _reference,
     "torch-cpu": lambda: _torch("torch-cpu", None),
     "torch-cuda": lambda: _torch("torch-cuda", "cuda"),
+    # engines written apart from torch, one plain module each (the `peers` extra installs them)
+    "mygrad": lambda: importlib.import_module("conformance.backends.mygrad").backend(),
+    "tinygrad": lambda: importlib.import_module("conformance.backends.tinygrad").backend(),
+    "paddle": lambda: importlib.import_module("conformance.backends.paddle").backend(),
 }
 
 

@@ -45,7 +45,14 @@ _METHOD_USES = {
     "div_": "inplace",
     "zero_": "inplace",
 }
-_ATTRIBUTE_USES = {"retains_grad": "retain_grad", "next_functions": "graph_introspection"}
+_ATTRIBUTE_USES = {
+    "retains_grad": "retain_grad",
+    "next_functions": "graph_introspection",
+    "requires_grad": "requires_grad",
+    "grad_fn": "grad_fn",
+    "is_leaf": "grad_fn",
+}
+_GRAD_MODE_USES = {"no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"}
 _DTYPE_USES = {
     "float64": "float64",
     "int64": "int_dtypes",
@@ -180,6 +187,8 @@ class _Compiler:
             raise self.error(call, f"{call.func.id}() takes positional arguments only here")
         if call.func.id == "inference_mode":
             self.scope.uses.add("inference_mode")
+        else:
+            self.scope.uses.add("grad_mode")
         return L.GradMode(call.func.id, tuple(self.expr(arg) for arg in call.args))
 
     def target(self, node: ast.expr) -> L.Target:
@@ -193,6 +202,8 @@ class _Compiler:
             return L.Var(node.id)
         if isinstance(node, ast.Attribute):
             self.check_attribute_name(node)
+            if node.attr in _ATTRIBUTE_USES:
+                self.scope.uses.add(_ATTRIBUTE_USES[node.attr])
             if node.attr not in L.SETTABLE_ATTRIBUTES:
                 allowed = ", ".join(sorted(L.SETTABLE_ATTRIBUTES))
                 raise self.error(
@@ -311,6 +322,8 @@ class _Compiler:
                 isinstance(keyword.value, ast.Constant) and keyword.value.value is False
             ):
                 self.scope.uses.add("create_graph")
+            if keyword.arg == "requires_grad" and not _is_true(keyword.value):
+                self.scope.uses.add("requires_grad")  # requires_grad=True is every engine's
             kwargs.append((keyword.arg, self.expr(keyword.value)))
         return tuple(self.expr(arg) for arg in node.args), tuple(kwargs)
 
@@ -339,6 +352,8 @@ class _Compiler:
                     self.scope.uses.add("node_hooks")  # grad_fn.register_hook, not a tensor's
                 elif func.attr in _METHOD_USES:
                     self.scope.uses.add(_METHOD_USES[func.attr])
+                elif func.attr == "requires_grad_" and not all(map(_is_true, node.args)):
+                    self.scope.uses.add("requires_grad")  # requires_grad_() asks for a gradient
                 obj = self.expr(receiver)
                 return L.CallMethod(obj, func.attr, *self.arguments(node))
             if func.attr in L.ATTRIBUTES:
@@ -364,6 +379,8 @@ class _Compiler:
                 raise self.error(node, "len takes exactly one argument")
             return L.Len(args[0])
         if name in L.FUNCTIONS:
+            if name in _GRAD_MODE_USES:
+                self.scope.uses.add("grad_mode")
             return L.Call(name, *self.arguments(node))
         if name in L.GRAD_MODES:
             raise self.error(node, f"{name}() is only allowed as a block: with {name}(): ...")
@@ -384,6 +401,8 @@ class _Compiler:
                     self.scope.uses.add(_DTYPE_USES[dtype])
             elif keyword.arg == "requires_grad":
                 requires_grad = self.expr(keyword.value)
+                if not _is_true(keyword.value):
+                    self.scope.uses.add("requires_grad")
             else:
                 raise self.error(
                     node, f"{kind}() takes a shape, dtype= and requires_grad=; found {keyword.arg}="
@@ -445,6 +464,10 @@ def _describe(node: ast.AST) -> str:
         "Yield": "yield",
     }
     return names.get(type(node).__name__, f"a {type(node).__name__} node")
+
+
+def _is_true(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
 
 
 def _is_node(receiver: ast.expr) -> bool:

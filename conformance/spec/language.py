@@ -115,6 +115,9 @@ CAPABILITIES = {
     "inplace": "add_, sub_, mul_, div_, zero_ and += -= *= /= on tensors",
     "version_counter": "errors for in-place changes to tensors saved for backward",
     "graph_introspection": "grad_fn.next_functions and AccumulateGrad nodes",
+    "requires_grad": "the requires_grad flag: read, set, requires_grad_() or requires_grad=False",
+    "grad_fn": "grad_fn nodes and is_leaf",
+    "grad_mode": "no_grad, enable_grad, set_grad_enabled and is_grad_enabled",
 }
 
 BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "@"})

@@ -158,6 +158,7 @@ def _expect(node: Node, index: int, scope: Scope) -> Expect:
     meta = tuple(
         MetaCheck(key, _META_READERS[key](fields[key])) for key in _META_KEYS if key in fields
     )
+    scope.uses.update(_META_USES[check.key] for check in meta if check.key in _META_USES)
     is_none = next((check.expected for check in meta if check.key == "is_none"), None)
     if is_none is True and len(fields) > 2 + ("warns" in fields) + ("match" in fields):
         raise SpecError(
@@ -268,6 +269,8 @@ def _pattern(fields: dict[str, Node], key: str, base: type[BaseException]) -> Pa
 
 
 # --- metadata keys ----------------------------------------------------------------------------
+
+_META_USES = {"requires_grad": "requires_grad", "grad_fn": "grad_fn", "is_leaf": "grad_fn"}
 
 
 def _dtype(node: Node) -> str:

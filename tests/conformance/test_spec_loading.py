@@ -132,7 +132,7 @@ def test_hooks_on_nodes_and_after_accumulation_need_their_own_capabilities(write
         "    h = y.grad_fn.next_functions[0][0].register_hook(record(seen))\n"
         "    h = x.register_post_accumulate_grad_hook(record(seen))\n"
     )
-    needs = {"node_hooks", "post_accumulate_hooks", "graph_introspection", "hooks"}  # record
+    needs = {"node_hooks", "post_accumulate_hooks", "graph_introspection", "hooks", "grad_fn"}
     assert load_spec(path).needs == needs
     path = write_spec(
         "  - |\n    x = ones(2, requires_grad=True)\n    h = x.register_hook(record(s))\n"
