@@ -39,7 +39,8 @@ class Backend(Protocol):
         ...
 
     def info(self) -> dict[str, str]:
-        """Versions and device, for reports."""
+        """Versions and device, for reports. `version` is the engine's own version: the one
+        a manifest entry's `versions:` range is checked against."""
         ...
 
     def reset(self, seed: int) -> None:
