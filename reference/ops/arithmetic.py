@@ -236,11 +236,17 @@ class RPow(Function):
     save_result = True
 
     def forward(self, a: np.ndarray, base: float) -> np.ndarray:
-        self.log_base = math.log(base) if base > 0 else math.nan
+        self.zero_base = base == 0
+        self.log_base = math.log(base) if base > 0 else -math.inf if base == 0 else math.nan
         out = np.power(base, a, dtype=a.dtype) if a.dtype.kind == "f" else base**a
         # torch's result is contiguous whatever the exponent's layout
         return out if out.flags.c_contiguous else out.copy(order="C")
 
     def backward(self, g: Any) -> Any:
-        (_, result) = self.saved()
-        return g * scale(result, self.log_base)  # torch's order: result times log(base)
+        """``result * log(base)``, in torch's order; at a zero base torch masks it: 0 where
+        the exponent is >= 0 (where the formula gives nan), ``result * -inf`` elsewhere."""
+        exponent, result = self.saved()
+        if self.zero_base:
+            masked = raw(exponent) >= 0
+            return g * where(masked, zero_scalar(g), scale(result, self.log_base))
+        return g * scale(result, self.log_base)

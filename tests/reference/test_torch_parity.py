@@ -327,3 +327,41 @@ def test_numpy_of_a_tensor_that_requires_grad(mode: str, which: str) -> None:
         return array, x.detach()
 
     same(program)
+
+
+def graph(fn: Any) -> Any:
+    """A recorded graph as nested (name, children) tuples."""
+    if fn is None:
+        return None
+    return fn.name(), [graph(child) for child, _ in fn.next_functions]
+
+
+# -- number ** tensor ------------------------------------------------------------------------
+
+EXPONENTS = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("spelling", ["operator", "pow"])
+@pytest.mark.parametrize("base", [0.0, -0.0, 0, 2.0, -2.0])
+def test_gradient_of_a_number_to_a_tensor_power(base: float, spelling: str) -> None:
+    """At a zero base torch's gradient is 0 where the exponent is >= 0 and
+    ``result * log(0)`` elsewhere (inf times -inf), rather than the formula's nan."""
+
+    def program(lib: Any) -> Any:
+        x = lib.tensor(EXPONENTS, requires_grad=True)
+        y = base**x if spelling == "operator" else lib.pow(base, x)
+        y.backward(lib.ones_like(y))
+        return y.detach(), x.grad, y.grad_fn.name()
+
+    same(program)
+
+
+@pytest.mark.parametrize("base", [0.0, 2.0])
+def test_second_derivative_of_a_number_to_a_tensor_power(base: float) -> None:
+    def program(lib: Any) -> Any:
+        x = lib.tensor([-1.0, 0.0, 0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        (dx,) = lib.autograd.grad((base**x).sum(), x, create_graph=True)
+        (ddx,) = lib.autograd.grad(dx.sum(), x, retain_graph=True)
+        return dx.detach(), ddx, graph(dx.grad_fn)
+
+    same(program)
