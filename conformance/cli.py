@@ -141,6 +141,10 @@ def backends_command(args: argparse.Namespace) -> int:
         info = ", ".join(f"{key} {value}" for key, value in backend.info().items())
         print(f"  {info}")
         print(f"  capabilities: {', '.join(sorted(backend.capabilities())) or 'none'}")
+    print(
+        "\nalso: torch:DEVICE (torch on any device it can name: torch:cuda:1, torch:mps, "
+        "torch:xpu, a PrivateUse1 device), torchlike:MODULE, package.module:factory"
+    )
     return 0
 
 

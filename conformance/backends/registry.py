@@ -1,7 +1,10 @@
 """Turn a backend name from the command line into a `Backend`.
 
-Names: the built-ins (`reference`, `torch-cpu`, `torch-cuda`), `torchlike:MODULE`, plug-ins
-registered under the entry-point group `conformance.backends`, and `package.module:factory`.
+Names: the built-ins (`reference`, `torch-cpu`, `torch-cuda`, ...), `torch:DEVICE` (torch on
+any device torch can name: `torch:cuda:1`, `torch:mps`, `torch:xpu`, a PrivateUse1 device),
+`torchlike:MODULE`, plug-ins registered under the entry-point group `conformance.backends`,
+and `package.module:factory`. `torch-cpu` and `torch-cuda` are `torch:cpu` and `torch:cuda`
+under their own names.
 A built-in that cannot run here is `Unavailable` with a reason; a name that resolves to
 nothing is a `UsageError`.
 """
@@ -23,6 +26,7 @@ from conformance.errors import UsageError
 
 ENTRY_POINT_GROUP = "conformance.backends"
 TORCHLIKE_PREFIX = "torchlike:"
+TORCH_PREFIX = "torch:"
 
 
 def _reference() -> Backend:
@@ -33,17 +37,26 @@ def _reference() -> Backend:
     return TorchLike(reference, name="reference")
 
 
-def _torch(name: str, device: str | None) -> Backend:
+def _torch(name: str, device: str) -> Backend:
+    """torch placing every new tensor on `device`. The string is checked by torch.device, so
+    any device torch can name works, a PrivateUse1 one included once its extension is loaded
+    (torch autoloads those that register a `torch.backends` entry point); whether the device
+    is usable here is the backend's availability."""
     if importlib.util.find_spec("torch") is None:
         return Unavailable(name, "torch is not installed (pip install torch)")
     import torch
 
-    return TorchLike(torch, device=device, name=name)
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        problem = (str(exc).strip().splitlines() or [""])[0]
+        raise UsageError(f"backend {name}: {device!r} is not a torch device ({problem})") from None
+    return TorchLike(torch, device=str(parsed), name=name)
 
 
 BUILTINS: dict[str, Callable[[], Backend]] = {
     "reference": _reference,
-    "torch-cpu": lambda: _torch("torch-cpu", None),
+    "torch-cpu": lambda: _torch("torch-cpu", "cpu"),
     "torch-cuda": lambda: _torch("torch-cuda", "cuda"),
     # engines written apart from torch, one plain module each (the `peers` extra installs them)
     "mygrad": lambda: importlib.import_module("conformance.backends.mygrad").backend(),
@@ -91,6 +104,8 @@ def resolve_backend(name: str) -> Backend:
     if name.startswith(TORCHLIKE_PREFIX):
         module = _import(name, name[len(TORCHLIKE_PREFIX) :])
         return TorchLike(module, name=name)
+    if name.startswith(TORCH_PREFIX):
+        return _torch(name, name[len(TORCH_PREFIX) :])
     entry = plugins().get(name)
     if entry is not None:
         try:
@@ -106,7 +121,7 @@ def resolve_backend(name: str) -> Backend:
         return _from_factory(name, factory)
     raise UsageError(
         f"unknown backend {name!r}; expected one of {', '.join(known_backends())}, "
-        f"torchlike:MODULE or package.module:factory"
+        f"torch:DEVICE, torchlike:MODULE or package.module:factory"
     )
 
 

@@ -57,6 +57,7 @@ class TorchLike:
             with contextlib.suppress(TypeError):
                 self._dtype_names[dtype] = dtype_name
         self._tensor_type = getattr(module, "Tensor", None)
+        self._availability: Availability | None = None
 
     def __repr__(self) -> str:
         return f"TorchLike({self.module.__name__}, device={self.device!r}, name={self.name!r})"
@@ -64,11 +65,11 @@ class TorchLike:
     # --- what the backend is ---------------------------------------------------------------
 
     def availability(self) -> Availability:
-        if self.device is not None and self.device.startswith("cuda"):
-            cuda = getattr(self.module, "cuda", None)
-            if cuda is None or not cuda.is_available():
-                return Availability(False, _no_cuda_reason(self.module))
-        return Availability(True)
+        # Asked before every scenario, and a probe may allocate on the device: check once.
+        if self._availability is None:
+            reason = _device_unavailable(self.module, self.device) if self.device else ""
+            self._availability = Availability(not reason, reason)
+        return self._availability
 
     def capabilities(self) -> frozenset[str]:
         if self._capabilities is None:
@@ -86,8 +87,10 @@ class TorchLike:
             info["version"] = str(version)
         if self.device is not None:
             info["device"] = self.device
-            if self.device.startswith("cuda") and self.availability().available:
-                info["device_name"] = str(self.module.cuda.get_device_name())
+            kind = _device_module(self.module, self.device)
+            if hasattr(kind, "get_device_name") and self.availability().available:
+                index = self.module.device(self.device).index
+                info["device_name"] = str(kind.get_device_name(index))
         return info
 
     def _probe(self) -> frozenset[str]:
@@ -170,8 +173,10 @@ class TorchLike:
         self._function("set_grad_enabled")(enabled)  # a function call sets it, as in torch
 
     def synchronize(self) -> None:
-        if self.device is not None and self.device.startswith("cuda"):
-            self.module.cuda.synchronize()
+        if self.device is not None and not self.device.startswith("cpu"):
+            kind = _device_module(self.module, self.device)
+            if hasattr(kind, "synchronize"):
+                kind.synchronize()
 
     # --- operations ------------------------------------------------------------------------
 
@@ -259,6 +264,47 @@ def _accepts(function: Callable[..., Any], parameter: str) -> bool:
     return parameter in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )
+
+
+def _device_module(module: ModuleType, device: str) -> Any:
+    """The module that runs a device type (`torch.cuda`, `torch.xpu`, a PrivateUse1 module
+    registered under its renamed type), or None."""
+    return getattr(module, device.partition(":")[0], None)
+
+
+def _device_unavailable(module: ModuleType, device: str) -> str:
+    """Why `device` cannot run here, or "". Known types answer through their module's
+    is_available() and device_count(); any other type must allocate a tensor to count."""
+    kind = device.partition(":")[0]
+    if kind == "cpu":
+        return ""
+    if kind == "meta":
+        return "meta is not available: meta tensors hold no values to compare"
+    runner = _device_module(module, device)
+    if hasattr(runner, "is_available"):
+        try:
+            available = bool(runner.is_available())
+            count = runner.device_count() if available and hasattr(runner, "device_count") else None
+        except Exception as exc:
+            return f"{device} is not available: asking {module.__name__}.{kind} raised {exc!r}"
+        if not available:
+            if kind == "cuda":
+                return _no_cuda_reason(module)
+            return f"{device} is not available: {module.__name__}.{kind}.is_available() is False"
+        index = module.device(device).index if hasattr(module, "device") else None
+        if index is not None and count is not None and index >= count:
+            seen = f"{count} {kind} device{'s' * (count != 1)}"
+            return f"{device} is not available: {module.__name__} sees {seen}"
+        return ""
+    try:
+        module.zeros(1, device=device)
+    except Exception as exc:
+        problem = (str(exc).strip().splitlines() or [""])[0]
+        return (
+            f"{device} is not available: no tensor can be allocated there "
+            f"({type(exc).__name__}: {problem})"
+        )
+    return ""
 
 
 def _no_cuda_reason(module: ModuleType) -> str:
