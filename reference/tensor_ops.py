@@ -558,9 +558,11 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     result._vc = root._vc
     result._inference = root._inference
     if root._inference:
-        # an inference tensor has no autograd state: its views are no views; and a view of
-        # a detached one may no longer be edited outside inference mode, as in torch
+        # an inference tensor has no autograd state: its views are no views, and have no
+        # history even of one that requires grad; and a view of a detached one may no
+        # longer be edited outside inference mode, as in torch
         result._inference = True
+        result._grad_fn, result._rg = None, False
         return result
     result._base = root
     result._view_at = root._vc[0]

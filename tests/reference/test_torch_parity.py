@@ -365,3 +365,39 @@ def test_second_derivative_of_a_number_to_a_tensor_power(base: float) -> None:
         return dx.detach(), ddx, graph(dx.grad_fn)
 
     same(program)
+
+
+# -- inference tensors -----------------------------------------------------------------------
+
+VIEWS = {
+    "view": lambda t: t.view(-1),
+    "reshape": lambda t: t.reshape(6),
+    "t": lambda t: t.t(),
+    "transpose": lambda t: t.transpose(0, 1),
+    "select": lambda t: t[0],
+    "slice": lambda t: t[:, 1:],
+    "None index": lambda t: t[None],
+    "expand": lambda t: t[0:1].expand(4, 3),
+    "unsqueeze": lambda t: t.unsqueeze(0),
+    "detach": lambda t: t.detach(),
+}
+
+
+@pytest.mark.parametrize("requires_grad", [True, False])
+@pytest.mark.parametrize("view", VIEWS)
+def test_view_of_an_inference_tensor_outside_inference_mode(view: str, requires_grad: bool) -> None:
+    """A view of an inference tensor is an inference tensor with no history, even when the
+    tensor requires grad, and even made in normal mode."""
+
+    def program(lib: Any) -> Any:
+        with lib.inference_mode():
+            base = lib.ones(2, 3, requires_grad=requires_grad)
+        out = VIEWS[view](base)
+        state = [out.is_inference(), out.requires_grad, out.is_leaf, out.grad_fn is None]
+        try:
+            out.sum().backward()
+        except RuntimeError as exc:
+            state.append(str(exc))
+        return state, base.grad
+
+    same(program)
