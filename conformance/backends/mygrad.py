@@ -44,6 +44,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 _IN_PLACE = {"add_": operator.iadd, "sub_": operator.isub, "mul_": operator.imul}
 _IN_PLACE["div_"] = operator.itruediv
+_FACTORIES = frozenset({"tensor", "ones", "zeros", "ones_like", "zeros_like"})
 # A gradient is a numpy array in mygrad, which it treats as a constant: no graph, no gradient.
 _ARRAY_ATTRIBUTES: dict[str, Callable[[np.ndarray], Any]] = {
     "requires_grad": lambda array: False,
@@ -126,7 +127,7 @@ class MyGrad:
         return self.mg.tensor(data, dtype=self.dtype(dtype), constant=not requires_grad)
 
     def call(self, func: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        kwargs = _constant(kwargs)
+        kwargs = _constant(func, kwargs)
         if func == "is_grad_enabled":
             return self.grad_enabled()
         if func == "set_grad_enabled":
@@ -225,11 +226,12 @@ class MyGrad:
         return np.array(value.data, copy=True)
 
 
-def _constant(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """torch's `requires_grad=flag` is mygrad's `constant=not flag`."""
+def _constant(func: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """torch's `requires_grad=flag` is mygrad's `constant=not flag`. A new tensor in torch
+    does not require grad unless asked, where mygrad makes float tensors variables by default."""
     kwargs = dict(kwargs)
-    if "requires_grad" in kwargs:
-        kwargs["constant"] = not kwargs.pop("requires_grad")
+    if func in _FACTORIES:
+        kwargs["constant"] = not kwargs.pop("requires_grad", False)
     return kwargs
 
 
