@@ -28,10 +28,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from packaging.specifiers import SpecifierSet
 
-from conformance.backends.base import Backend
+from conformance.backends.base import Availability
 from conformance.errors import Location, SpecError
 from conformance.results import Expected, ScenarioResult, Status
 from conformance.spec.yamlnodes import Node, read_yaml
@@ -93,7 +94,17 @@ def manifest_path(directory: Path, backend: str) -> Path:
     return directory / f"{_UNSAFE.sub('_', backend)}.yaml"
 
 
-def engine_versions(backends: Iterable[Backend]) -> dict[str, str | None]:
+class _Engine(Protocol):
+    """What `engine_versions` asks of a backend, or of a worker standing for one."""
+
+    name: str
+
+    def availability(self) -> Availability: ...
+
+    def info(self) -> dict[str, str]: ...
+
+
+def engine_versions(backends: Iterable[_Engine]) -> dict[str, str | None]:
     """Each available backend's engine version from `info()["version"]` (None when it
     reports none), for `load_expectations`. An unavailable one is left out: it runs nothing,
     so its entries are never applied."""

@@ -21,6 +21,7 @@ def parse_range(text: object, key: str, where: Location) -> SpecifierSet:
     is refused: YAML reads `2.4` as a float, and "2.4" alone is no range."""
     if not isinstance(text, str) or not text.strip():
         kind = "a number" if isinstance(text, (int, float)) else type(text).__name__
+        kind = "an empty string" if isinstance(text, str) else kind
         raise SpecError(where, f'{key}: expected a quoted version range like "<2.6", found {kind}')
     try:
         return SpecifierSet(text)
@@ -34,13 +35,14 @@ def parse_range(text: object, key: str, where: Location) -> SpecifierSet:
 def holds(versions: SpecifierSet, version: str) -> bool | None:
     """Whether `version` lies in `versions`; None when `version` is no PEP 440 version.
 
-    Pre-releases count: a nightly `2.7.0a0+git...` is torch 2.7 for these ranges, where
-    `packaging` leaves pre-releases out by default."""
+    A pre-release, dev build or local build counts as its release: a nightly
+    `2.7.0.dev20250101+cpu` carries 2.7's behaviour, so it is 2.7 here, where PEP 440 would
+    order it below 2.7 and `packaging` would leave it out of every range by default."""
     try:
-        parsed = Version(version)
+        release = Version(Version(version).base_version)
     except InvalidVersion:
         return None
-    return versions.contains(parsed, prereleases=True)
+    return versions.contains(release, prereleases=True)
 
 
 def torch_version(baseline: Any = None) -> str | None:
