@@ -43,6 +43,7 @@ main { padding: 0 24px 40px; }
   color: #fff; vertical-align: 3px; }
 .verdict.PASS { background: var(--pass); } .verdict.FAIL { background: var(--fail); }
 .meta { color: #555; font-size: 13px; margin-top: 2px; }
+.meta.incomplete { color: var(--fail); font-size: 15px; margin: 6px 0; }
 .counts { display: flex; gap: 8px; flex-wrap: wrap; margin-top: 10px; }
 .count { border: 0; border-radius: 6px; padding: 6px 12px; font: inherit; cursor: pointer; }
 .count b { font-size: 18px; margin-right: 4px; }
@@ -203,6 +204,11 @@ def _header(run: RunRecord) -> str:
                 f'title="show only {status.value}"><b>{n}</b>{status.value}</button>'
             )
     stale = "".join(f'<div class="meta">⚠️ {escape(w)}</div>' for w in run.stale)
+    if run.incomplete is not None:  # the counts cover only what finished before the stop
+        stale = (
+            f'<div class="meta incomplete">⛔ <b>Incomplete run:</b> {escape(run.incomplete)}. '
+            "Only the results finished by then are shown; the gate fails this run.</div>"
+        ) + stale
     spec = f" · spec set {escape(run.spec_hash[:19])}…" if run.spec_hash else ""
     return (
         f'<header><h1>autograd-conformance</h1><span class="verdict {outcome}">{outcome}'

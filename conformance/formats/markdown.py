@@ -31,6 +31,13 @@ def markdown(run: RunRecord) -> str:
         "Backends: " + ", ".join(_backend(run, name) for name in run.backend_names()),
         "",
     ]
+    if run.incomplete is not None:
+        # First thing after the verdict: the counts above cover only what finished.
+        lines += [
+            f"> ⛔ **Incomplete run:** {run.incomplete}. Only the results finished by "
+            "then are shown; the gate fails this run.",
+            "",
+        ]
     lines += [f"> ⚠️ {warning}" for warning in run.stale]
     lines += _matrix(run)
     lines += _problems(run)
