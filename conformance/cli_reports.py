@@ -8,6 +8,7 @@ running and `write_all` after.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from conformance.gate import DEFAULT_TIMING_TAGS, run_gate
 from conformance.merge import merge_runs, missing_shards
 from conformance.report import dumps, spec_set, write_report
 from conformance.results import ScenarioResult
-from conformance.runfile import load_run, run_from_dict
+from conformance.runfile import RunRecord, load_run, run_from_dict
 from conformance.runner import TimingOptions
 from conformance.shard import Shard, parse_shard
 from conformance.spec.model import Scenario
@@ -202,6 +203,13 @@ def register(commands: Any) -> None:
         "; 'all' checks every timed scenario)",
     )
     gate.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="do not fail when the run lacks results the baseline has (a knowingly partial "
+        "run); sharded runs should `conformance merge` their shards and gate the merged run "
+        "instead. An incomplete (interrupted) run fails regardless",
+    )
+    gate.add_argument(
         "--timing",
         choices=("enforce", "advisory"),
         default="enforce",
@@ -227,7 +235,9 @@ def gate_command(args: argparse.Namespace) -> int:
     tags = args.timing_tag or list(DEFAULT_TIMING_TAGS)
     current = load_run(args.current)
     if args.update and not Path(args.baseline).exists():
-        Path(args.baseline).write_text(dumps(current.data), encoding="utf-8")
+        if _refuse_incomplete(current, args.current):
+            return 1
+        _write(args.baseline, dumps(current.data))
         print(f"baseline created: {args.baseline} holds the run of {current.created}")
         return 0
     baseline = load_run(args.baseline)
@@ -238,14 +248,41 @@ def gate_command(args: argparse.Namespace) -> int:
         checks,
         timing_tags=() if "all" in tags else tags,
         enforce_timing=args.timing == "enforce",
+        allow_missing=args.allow_missing,
     )
     for line in result.lines():
         print(line)
     if args.update:
-        Path(args.baseline).write_text(dumps(current.data), encoding="utf-8")
+        if _refuse_incomplete(current, args.current):
+            return 1
+        _write(args.baseline, dumps(current.data))
         print(f"baseline updated: {args.baseline} now holds the run of {current.created}")
         return 0
     return 0 if result.passed else 1
+
+
+def _refuse_incomplete(run: RunRecord, name: str) -> bool:
+    """An interrupted run never becomes the baseline: later runs would be judged against a
+    part of the matrix and lose the rest without a word."""
+    if run.incomplete is None:
+        return False
+    print(f"baseline not updated: {name} is an incomplete run ({run.incomplete})")
+    return True
+
+
+def _write(path: str, text: str) -> None:
+    """Write to a temporary name beside `path`, then rename: a kill mid-write leaves the old
+    baseline (or no merged run), never a truncated file that the next gate would refuse."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(
+            f"{path}: cannot write it ({exc.strerror or type(exc).__name__})"
+        ) from None
 
 
 def merge_command(args: argparse.Namespace) -> int:
@@ -253,9 +290,14 @@ def merge_command(args: argparse.Namespace) -> int:
     merged = merge_runs(runs)
     for shard in missing_shards(runs):
         print(f"conformance: warning: shard {shard} is missing from the merge", file=sys.stderr)
-    Path(args.output).write_text(dumps(merged), encoding="utf-8")
+    _write(args.output, dumps(merged))
     summary = ", ".join(f"{n} {status}" for status, n in merged["summary"].items() if n)
     print(f"merged {len(runs)} runs into {args.output}: {summary}")
+    if merged.get("incomplete"):
+        print(
+            f"conformance: warning: the merged run is incomplete: {merged['incomplete']}",
+            file=sys.stderr,
+        )
     return 0
 
 

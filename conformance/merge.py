@@ -15,6 +15,8 @@ from conformance.errors import UsageError
 from conformance.results import Status
 from conformance.runfile import RunRecord
 
+MISSING_NAMED = 20
+
 
 def merge_runs(runs: Sequence[tuple[str, RunRecord]]) -> dict[str, Any]:
     """One run's JSON data from `(file name, run)` pairs."""
@@ -59,6 +61,14 @@ def merge_runs(runs: Sequence[tuple[str, RunRecord]]) -> dict[str, Any]:
             for name, run in runs
         ],
     )
+    data.pop("incomplete", None)
+    stopped = [f"{name}: {run.incomplete}" for name, run in runs if run.incomplete is not None]
+    if stopped:
+        # One interrupted shard makes the whole incomplete, or the gate would judge its
+        # missing part as never run instead of as lost.
+        data["incomplete"] = (
+            f"{len(stopped)} of {len(runs)} inputs did not finish (" + "; ".join(stopped) + ")"
+        )
     return data
 
 
@@ -69,7 +79,17 @@ def missing_shards(runs: Sequence[tuple[str, RunRecord]]) -> list[str]:
         return []
     count = shards[0]["count"]  # type: ignore[index]
     held = {shard["index"] for shard in shards}  # type: ignore[index]
-    return [f"{index}/{count}" for index in range(1, count + 1) if index not in held]
+    missing = count - sum(1 for index in held if 1 <= index <= count)
+    # Only the first few are named: a damaged count must not make this loop for hours.
+    named: list[str] = []
+    for index in range(1, count + 1):
+        if len(named) == MISSING_NAMED:
+            if missing > MISSING_NAMED:
+                named.append(f"(and {missing - MISSING_NAMED} more of {count})")
+            break
+        if index not in held:
+            named.append(f"{index}/{count}")
+    return named
 
 
 def _check_compatible(first_name: str, first: RunRecord, name: str, run: RunRecord) -> None:
