@@ -1,0 +1,198 @@
+"""The peers matrix: how engines written apart from torch fare on every spec, from one run.
+
+For each engine its version, then pass, fail, unsupported and error counts by area (a spec's
+folder: `semantics/grad_fn`, `tutorial`, ...), then each divergence with the explanation its
+manifest (reports/expectations/<engine>.yaml) gives. Writes `matrix.html` and `summary.md`:
+
+    python -m conformance.formats.peers reports/runs/latest.json --out reports/peers
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from conformance.results import Status
+from conformance.runfile import ResultRecord, RunRecord, load_run
+
+COLUMNS = ("pass", "fail", "unsupported", "error")
+_ERRORS = {Status.ERROR, Status.CRASH, Status.TIMEOUT}
+
+
+@dataclass(frozen=True)
+class Divergence:
+    scenario: str
+    file: str
+    headline: str
+    explanation: str | None  # the manifest's reason; None when the manifest does not list it
+
+
+def area(result: ResultRecord) -> str:
+    """The spec's folder under specs/: `semantics/grad_fn`, `tutorial`, `regressions`."""
+    parts = PurePosixPath(result.file).parent.parts
+    return "/".join(parts[parts.index("specs") + 1 :] if "specs" in parts else parts[-1:]) or "."
+
+
+def column(result: ResultRecord) -> str:
+    """Which count a result goes to; a known failure counts as what it is (fail or error)."""
+    status = result.status
+    if status in (Status.PASS, Status.XPASS):
+        return "pass"
+    if status in (Status.UNSUPPORTED, Status.UNAVAILABLE):
+        return "unsupported"
+    if status in _ERRORS or result.error is not None:
+        return "error"
+    return "fail"
+
+
+def counts(run: RunRecord, engine: str) -> dict[str, Counter[str]]:
+    """Per area, the engine's results by column."""
+    table: dict[str, Counter[str]] = {}
+    for result in run.results:
+        if result.backend == engine:
+            table.setdefault(area(result), Counter())[column(result)] += 1
+    return dict(sorted(table.items()))
+
+
+def divergences(run: RunRecord, engine: str) -> list[Divergence]:
+    found = []
+    for result in run.results:
+        if result.backend != engine or column(result) not in ("fail", "error"):
+            continue
+        reason = str(result.expected["reason"]) if result.expected else None
+        found.append(Divergence(result.scenario, result.file, result.headline(), reason))
+    return found
+
+
+def version(run: RunRecord, engine: str) -> str:
+    for backend in run.backends:
+        if backend.name == engine:
+            if not backend.available:
+                return f"unavailable: {backend.reason}"
+            return backend.info.get("version", "?")
+    return "?"
+
+
+def markdown(run: RunRecord) -> str:
+    engines = run.backend_names()
+    lines = [
+        "# Peers: engines written apart from torch, on every spec",
+        "",
+        f"Run {run.created}"
+        + (f" · spec set `{run.spec_hash[:19]}`" if run.spec_hash else "")
+        + ". Regenerate with `tox -e peers`; the HTML matrix is [matrix.html](matrix.html).",
+        "",
+        "A cell is pass / fail / unsupported / error. *unsupported* means the engine lacks a",
+        "capability the scenario needs (the reason is in the run); every fail and error is a",
+        "divergence from torch, explained below from the engine's manifest in",
+        "`reports/expectations/`.",
+        "",
+        "| engine | version | " + " | ".join(COLUMNS) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in COLUMNS) + " |",
+    ]
+    for engine in engines:
+        total: Counter[str] = Counter()
+        for by_column in counts(run, engine).values():
+            total.update(by_column)
+        cells = " | ".join(str(total[name]) for name in COLUMNS)
+        lines.append(f"| {engine} | {version(run, engine)} | {cells} |")
+    areas = sorted({area(result) for result in run.results})
+    tables = {engine: counts(run, engine) for engine in engines}
+    lines += ["", "## By area", "", "| area | " + " | ".join(engines) + " |"]
+    lines.append("| --- | " + " | ".join("---" for _ in engines) + " |")
+    for name in areas:
+        cells = [_cell(tables[engine].get(name, Counter())) for engine in engines]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for engine in engines:
+        found = divergences(run, engine)
+        if not found:
+            continue
+        lines += ["", f"## {engine} {version(run, engine)}: {len(found)} divergences", ""]
+        for item in found:
+            explanation = item.explanation or "**not explained: missing from the manifest**"
+            lines.append(f"- `{item.scenario}`: {explanation}")
+            lines.append(f"  <br>seen: {_one_line(item.headline)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(run: RunRecord) -> str:
+    engines = run.backend_names()
+    areas = sorted({area(result) for result in run.results})
+    tables = {engine: counts(run, engine) for engine in engines}
+    head = "".join(
+        f"<th>{html.escape(engine)}<br><small>{html.escape(version(run, engine))}</small></th>"
+        for engine in engines
+    )
+    rows = []
+    for name in areas:
+        cells = "".join(_html_cell(tables[engine].get(name, Counter())) for engine in engines)
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    sections = []
+    for engine in engines:
+        found = divergences(run, engine)
+        if not found:
+            continue
+        items = "".join(
+            f"<li><code>{html.escape(item.scenario)}</code>: "
+            f"{html.escape(item.explanation or 'not explained: missing from the manifest')}"
+            f"<br><small>seen: {html.escape(_one_line(item.headline))}</small></li>"
+            for item in found
+        )
+        title = f"{engine} {version(run, engine)}: {len(found)} divergences"
+        sections.append(f"<h2>{html.escape(title)}</h2><ul>{items}</ul>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Peers matrix</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}"
+        ".pass{background:#dfd}.fail{background:#fdd}.mixed{background:#ffd}"
+        ".none{background:#eee}li{margin:.4em 0}</style></head><body>"
+        "<h1>Peers: engines written apart from torch, on every spec</h1>"
+        f"<p>Run {html.escape(run.created)}. A cell is pass / fail / unsupported / error by "
+        "spec folder; each fail and error is explained below from the engine's manifest in "
+        "<code>reports/expectations/</code>.</p>"
+        f"<table><tr><th>area</th>{head}</tr>{''.join(rows)}</table>"
+        f"{''.join(sections)}</body></html>\n"
+    )
+
+
+def _cell(by_column: Counter[str]) -> str:
+    return " / ".join(str(by_column[name]) for name in COLUMNS)
+
+
+def _html_cell(by_column: Counter[str]) -> str:
+    bad = by_column["fail"] + by_column["error"]
+    kind = "none" if not by_column["pass"] and not bad else "pass" if not bad else "fail"
+    if bad and by_column["pass"]:
+        kind = "mixed"
+    return f"<td class='{kind}'>{_cell(by_column)}</td>"
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def write(run: RunRecord, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "summary.md", out / "matrix.html"]
+    paths[0].write_text(markdown(run), encoding="utf-8")
+    paths[1].write_text(render_html(run), encoding="utf-8")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.formats.peers")
+    parser.add_argument("run", help="a run JSON (conformance run writes RUN_DIR/runs/latest.json)")
+    parser.add_argument("--out", default="reports/peers", help="where the two files go")
+    args = parser.parse_args(argv)
+    for path in write(load_run(args.run), Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
