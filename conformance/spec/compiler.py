@@ -7,10 +7,17 @@ even inside a multi-line `|` block, says what was expected and shows the offendi
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conformance.errors import Location, SpecError
 from conformance.spec import language as L
+from conformance.spec.limits import (
+    MAX_EXPRESSION_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_STATEMENT_CHARS,
+    power_problem,
+)
 
 _RESERVED = (
     {name for name in L.FUNCTIONS if "." not in name}
@@ -81,9 +88,15 @@ class Scope:
     uses: set[str] = field(default_factory=set)
 
 
-def compile_statements(text: str, where: Location, scope: Scope) -> tuple[L.Stmt, ...]:
-    """Compile one or more statements whose first line is at `where`."""
-    compiler = _Compiler(text, where, scope)
+LineMap = Callable[[int], int]  # the file line of each 1-based line of a statement's text
+
+
+def compile_statements(
+    text: str, where: Location, scope: Scope, lines: LineMap | None = None
+) -> tuple[L.Stmt, ...]:
+    """Compile one or more statements whose first line is at `where` (or, in a quoted
+    string whose lines do not follow the file's, whose lines are where `lines` says)."""
+    compiler = _Compiler(text, where, scope, lines)
     tree = compiler.parse("exec")
     assert isinstance(tree, ast.Module)
     if not tree.body:
@@ -91,42 +104,84 @@ def compile_statements(text: str, where: Location, scope: Scope) -> tuple[L.Stmt
     return tuple(compiler.statement(node) for node in tree.body)
 
 
-def compile_expression(text: str, where: Location, scope: Scope) -> L.Expr:
+def compile_expression(
+    text: str, where: Location, scope: Scope, lines: LineMap | None = None
+) -> L.Expr:
     """Compile the single expression of an `expect` step."""
-    compiler = _Compiler(text, where, scope)
+    compiler = _Compiler(text, where, scope, lines)
     tree = compiler.parse("eval")
     assert isinstance(tree, ast.Expression)
     return compiler.expr(tree.body)
 
 
 class _Compiler:
-    def __init__(self, text: str, where: Location, scope: Scope) -> None:
+    def __init__(
+        self, text: str, where: Location, scope: Scope, line_map: LineMap | None = None
+    ) -> None:
         self.text = text
         self.lines = text.splitlines()
         self.where = where
         self.scope = scope
+        self.line_map = line_map
 
     # --- errors ----------------------------------------------------------------------------
 
     def _at(self, lineno: int) -> Location:
+        if self.line_map is not None:
+            return Location(self.where.path, self.line_map(lineno))
         return Location(self.where.path, self.where.line + lineno - 1)
 
     def error(self, node: ast.AST, problem: str) -> SpecError:
         lineno = getattr(node, "lineno", 1)
+        return SpecError(self._at(lineno), problem + self._shown(lineno))
+
+    def _shown(self, lineno: int) -> str:
+        """The offending line, to print under the problem (cut short when long)."""
         shown = self.lines[lineno - 1].strip() if 0 < lineno <= len(self.lines) else ""
-        return SpecError(self._at(lineno), f"{problem}\n    in: {shown}" if shown else problem)
+        if len(shown) > _SHOWN_CHARS:
+            shown = shown[: _SHOWN_CHARS - 3] + "..."
+        return f"\n    in: {shown}" if shown else ""
 
     def parse(self, mode: str) -> ast.AST:
+        """The text's syntax tree, once it is known to be small and shallow enough to walk."""
+        what = "an expression" if mode == "eval" else "Python-style statements"
+        if len(self.text) > MAX_STATEMENT_CHARS:
+            raise SpecError(
+                self._at(1),
+                f"expected {what} of at most {MAX_STATEMENT_CHARS:,} characters, "
+                f"found {len(self.text):,}",
+            )
         try:
-            return ast.parse(self.text, mode=mode)
+            tree = ast.parse(self.text, mode=mode)
         except SyntaxError as exc:
             lineno = exc.lineno or 1
-            shown = self.lines[lineno - 1].strip() if 0 < lineno <= len(self.lines) else ""
-            what = "an expression" if mode == "eval" else "Python-style statements"
             raise SpecError(
                 self._at(lineno),
-                f"expected {what}, found a syntax error ({exc.msg})\n    in: {shown}",
+                f"expected {what}, found a syntax error ({_first_clause(exc.msg)})"
+                + self._shown(lineno),
             ) from None
+        except (ValueError, MemoryError, RecursionError) as exc:
+            # Python's parser gives up on deep nesting (10,000 unary minus) this way, and on
+            # a NUL character with ValueError.
+            deep = "nesting too deep for Python's parser"
+            problem = str(exc) if isinstance(exc, ValueError) else deep
+            raise SpecError(self._at(1), f"expected {what}, found {problem}") from None
+        self.check_depth(tree)
+        return tree
+
+    def check_depth(self, tree: ast.AST) -> None:
+        """Refuse deep nesting (hundreds of chained calls, indexes or operators) before the
+        compiler, which recurses, walks it."""
+        stack = [(tree, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise self.error(
+                    node,
+                    f"expected expressions nested at most {MAX_EXPRESSION_DEPTH} deep, found "
+                    "deeper nesting (a long chain of calls, indexes or operators)",
+                )
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
     def banned(self, node: ast.AST) -> SpecError:
         reason = _BANNED.get(type(node))
@@ -220,6 +275,8 @@ class _Compiler:
 
     def expr(self, node: ast.expr) -> L.Expr:
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, int) and node.value.bit_length() > _INT_BITS:
+                raise self.error(node, f"expected an integer of at most {MAX_INT_DIGITS} digits")
             if node.value is None or isinstance(node.value, (bool, int, float, str)):
                 return L.Const(node.value)
             raise self.error(node, f"expected a number, bool, None or string, found {node.value!r}")
@@ -235,7 +292,10 @@ class _Compiler:
                 raise self.error(
                     node, "expected one of the operators + - * / ** @, found another operator"
                 )
-            return L.BinOp(op, self.expr(node.left), self.expr(node.right))
+            compiled = L.BinOp(op, self.expr(node.left), self.expr(node.right))
+            if op == "**":
+                self.check_power(node, compiled)
+            return compiled
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             operand = self.expr(node.operand)
             value = operand.value if isinstance(operand, L.Const) else None
@@ -253,6 +313,13 @@ class _Compiler:
         if type(node) in _BANNED:
             raise self.banned(node)
         raise self.error(node, f"{_describe(node)} is not part of the spec language")
+
+    def check_power(self, node: ast.BinOp, power: L.BinOp) -> None:
+        """Refuse a power of constants too large to compute (`10**10**10`) now, not at run
+        time; powers of variables are bounded when they run."""
+        problem = power_problem(_constant(power.left), _constant(power.right))
+        if problem is not None:
+            raise self.error(node, problem)
 
     def index(self, node: ast.expr) -> L.Expr:
         if isinstance(node, ast.Slice):
@@ -434,6 +501,31 @@ class _Compiler:
         self.scope.bound.add(name)
         self.scope.uses.add("hooks")
         return L.Hook(kind, L.Const(name))
+
+
+_SHOWN_CHARS = 120
+_INT_BITS = int(MAX_INT_DIGITS * 3.33)  # about MAX_INT_DIGITS decimal digits
+
+
+def _first_clause(message: str) -> str:
+    """A parser message without its advice (Python's on long integers runs to 200 chars)."""
+    return message.split(";")[0][:_SHOWN_CHARS]
+
+
+def _constant(expr: L.Expr) -> object:
+    """The value of a constant number or a tower of constant powers (already checked to be
+    small enough to compute); None for anything else."""
+    if isinstance(expr, L.Const):
+        return expr.value
+    if isinstance(expr, L.BinOp) and expr.op == "**":
+        base, exponent = _constant(expr.left), _constant(expr.right)
+        numbers = (int, float)
+        if isinstance(base, numbers) and isinstance(exponent, numbers):
+            try:
+                return base**exponent
+            except (OverflowError, ZeroDivisionError):
+                return None
+    return None
 
 
 def _describe(node: ast.AST) -> str:
