@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import math
 import re
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,6 +18,7 @@ import numpy as np
 from conformance.errors import Location, SpecError
 from conformance.spec import language as L
 from conformance.spec.compiler import Scope, compile_expression, compile_statements
+from conformance.spec.limits import MAX_PATTERN_CHARS, pattern_problem
 from conformance.spec.model import (
     Expect,
     MetaCheck,
@@ -146,7 +148,7 @@ def _statements(node: Node, what: str, scope: Scope) -> tuple[L.Stmt, ...]:
     text = _get(node, what, str)
     if node.style == ">":
         raise SpecError(node.where, f"{what}: use a `|` block for several lines, found `>`")
-    return compile_statements(text, node.content_where, scope)
+    return compile_statements(text, node.content_where, scope, node.line_of())
 
 
 def _expect(node: Node, index: int, scope: Scope) -> Expect:
@@ -154,7 +156,7 @@ def _expect(node: Node, index: int, scope: Scope) -> Expect:
     fields = _fields(node, what, ("expect",), _EXPECT_KEYS[1:])
     expr_node = fields["expect"]
     source = _get(expr_node, "expect", str)
-    expr = compile_expression(source, expr_node.content_where, scope)
+    expr = compile_expression(source, expr_node.content_where, scope, expr_node.line_of())
     meta = tuple(
         MetaCheck(key, _META_READERS[key](fields[key])) for key in _META_KEYS if key in fields
     )
@@ -219,9 +221,23 @@ def _tolerance(fields: dict[str, Node], key: str) -> float | None:
     if key not in fields:
         return None
     node = fields[key]
-    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)) or node.value < 0:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+        raise SpecError(
+            node.where, f"{key}: expected a finite non-negative number, found {node.kind()}"
+        )
+    if value < 0:
         raise SpecError(node.where, f"{key}: expected a non-negative number, found {node.kind()}")
-    return float(node.value)
+    return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    """Whether a tolerance means something: `.inf`, `.nan` and `1e400` (read as inf) would let
+    any value pass, and an integer past a float's range has no float to become."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _warning_check(fields: dict[str, Node]) -> WarningCheck:
@@ -255,17 +271,27 @@ def _pattern(fields: dict[str, Node], key: str, base: type[BaseException]) -> Pa
         raise SpecError(
             node.where, f"{key}: expected {kind}, found {name!r}{_did_you_mean(name, choices)}"
         )
-    match = None
-    if "match" in fields:
-        text = _get(fields["match"], "match", str)
-        try:
-            match = re.compile(text)
-        except re.error as exc:
-            raise SpecError(
-                fields["match"].where,
-                f"match: expected a regular expression, found {text!r} ({exc})",
-            ) from None
+    match = _regex(fields["match"]) if "match" in fields else None
     return Pattern(name, match)
+
+
+def _regex(node: Node) -> re.Pattern[str]:
+    """A `match:` regex, compiled now so a bad one is a load error, and refused when it could
+    backtrack for ever on a backend's message."""
+    text = _get(node, "match", str)
+    if len(text) > MAX_PATTERN_CHARS:  # before compiling it, which takes time
+        raise SpecError(node.where, f"match: {pattern_problem(text)}")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    try:
+        compiled = re.compile(text)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise SpecError(
+            node.where, f"match: expected a regular expression, found {shown!r} ({exc})"
+        ) from None
+    problem = pattern_problem(text)
+    if problem is not None:
+        raise SpecError(node.where, f"match: {problem}")
+    return compiled
 
 
 # --- metadata keys ----------------------------------------------------------------------------
