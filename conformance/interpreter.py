@@ -25,6 +25,7 @@ from conformance.diff import Mismatch, Where, diff
 from conformance.errors import Location
 from conformance.results import ErrorInfo
 from conformance.spec import language as L
+from conformance.spec.limits import power_problem
 from conformance.spec.model import (
     Expect,
     MetaCheck,
@@ -402,6 +403,15 @@ def _slice(self: Interpreter, expr: L.SliceOf) -> slice:
     return slice(*parts)
 
 
+def _binary(self: Interpreter, expr: L.BinOp) -> Any:
+    left, right = self.eval(expr.left), self.eval(expr.right)
+    if expr.op == "**":  # Python computes 10**10**10 exactly, for ever: refuse it instead
+        problem = power_problem(left, right)
+        if problem is not None:
+            raise ScenarioError(problem)
+    return self.backend.binary(expr.op, left, right)
+
+
 def _matches(expected: Pattern, kind: type[BaseException], message: str) -> bool:
     wanted = getattr(builtins, expected.name)
     if not issubclass(kind, wanted):
@@ -433,9 +443,7 @@ _EXPRESSIONS: dict[type, Callable[[Interpreter, Any], Any]] = {
     L.ListOf: lambda self, expr: [self.eval(item) for item in expr.items],
     L.TupleOf: lambda self, expr: tuple(self.eval(item) for item in expr.items),
     L.SliceOf: _slice,
-    L.BinOp: lambda self, expr: self.backend.binary(
-        expr.op, self.eval(expr.left), self.eval(expr.right)
-    ),
+    L.BinOp: _binary,
     L.Neg: lambda self, expr: self.backend.unary("-", self.eval(expr.operand)),
     L.Index: lambda self, expr: self.backend.index(self.eval(expr.obj), self.eval(expr.key)),
     L.GetAttr: lambda self, expr: self.backend.get_attr(self.eval(expr.obj), expr.name),
