@@ -22,14 +22,14 @@ from conformance.backends import (
     known_backends,
     resolve_backend,
 )
-from conformance.errors import SpecError, UsageError
+from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
 from conformance.options import add_backend_options
 from conformance.report import build_report
 from conformance.results import ScenarioResult
 from conformance.runner import Runner, TimingOptions
 from conformance.select import select
-from conformance.spec import find_spec_files, load_specs
+from conformance.spec import find_spec_files, load_each_spec
 from conformance.spec.model import Expect, Raises, Run, Scenario, Warns
 
 DEFAULT_SPECS = "specs"
@@ -43,10 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.whole_process = argv is None
     command: Callable[[argparse.Namespace], int] = args.command
     try:
-        return command(args)
+        code = command(args)
     except (UsageError, SpecError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return 2
+    return _after_spec_errors(args, code)
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -161,12 +162,35 @@ def _scenarios(
         patterns = args.spec or [DEFAULT_SPECS]
         if not args.spec and not Path(DEFAULT_SPECS).is_dir():
             raise UsageError(f"no {DEFAULT_SPECS}/ folder here; pass --spec PATH_OR_GLOB")
-        scenarios = load_specs(find_spec_files(patterns))
+        scenarios = _load(args, find_spec_files(patterns))
     if filtered:
         scenarios = select(scenarios, args.keyword, args.tag or ())
     if not scenarios:
         raise UsageError("no scenario matches the given --spec, -k and --tag")
     return scenarios
+
+
+def _load(args: argparse.Namespace, files: Sequence[Path]) -> list[Scenario]:
+    """Every spec that loads. Each one that does not is reported here, where it was met, and
+    the command goes on and exits 2 at its end, so one bad file hides no other's results."""
+    scenarios, errors = load_each_spec(files)
+    if errors and not scenarios:
+        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+    for error in errors:
+        print(f"conformance: error: {error}", file=sys.stderr)
+    args.spec_errors = len(errors)
+    return scenarios
+
+
+def _after_spec_errors(args: argparse.Namespace, code: int) -> int:
+    """Exit 2 after a command that went on past bad specs, saying so again at the end, where
+    the reader of a long run looks. An interrupt's own exit code stands."""
+    count = getattr(args, "spec_errors", 0)
+    if not count or code not in (0, 1):
+        return code
+    files = f"{count} spec file{'s' * (count > 1)}"
+    print(f"conformance: error: {files} could not be loaded (see above)", file=sys.stderr)
+    return 2
 
 
 def _backends(args: argparse.Namespace) -> list[Backend]:

@@ -22,8 +22,8 @@ from conformance.spec.model import (
     Step,
     Warns,
 )
-from conformance.spec.schema import build_scenario, check_unique
-from conformance.spec.yamlnodes import read_yaml
+from conformance.spec.schema import build_scenario
+from conformance.spec.yamlnodes import MAX_CHARS, read_yaml
 
 __all__ = [
     "Expect",
@@ -36,6 +36,7 @@ __all__ = [
     "Step",
     "Warns",
     "find_spec_files",
+    "load_each_spec",
     "load_spec",
     "load_specs",
 ]
@@ -56,7 +57,8 @@ def load_spec(path: str | os.PathLike[str]) -> Scenario:
     """Load one spec file, or raise a `SpecError` naming its file and line."""
     shown = display_path(Path(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            text = file.read(MAX_CHARS + 1)  # never more: read_yaml refuses what is longer
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(Location(shown, 1), f"cannot read the spec: {exc}") from None
     return build_scenario(read_yaml(text, shown))
@@ -64,21 +66,36 @@ def load_spec(path: str | os.PathLike[str]) -> Scenario:
 
 def load_specs(paths: Iterable[str | os.PathLike[str]]) -> list[Scenario]:
     """Load many spec files; all their errors are raised together, as one `SpecErrors`."""
-    scenarios: list[Scenario] = []
-    errors: list[SpecError] = []
-    for path in paths:
-        try:
-            scenarios.append(load_spec(path))
-        except SpecError as exc:
-            errors.append(exc)
-    if not errors:
-        try:
-            check_unique(scenarios)
-        except SpecError as exc:
-            errors.append(exc)
+    scenarios, errors = load_each_spec(paths)
     if errors:
         raise errors[0] if len(errors) == 1 else SpecErrors(errors)
     return scenarios
+
+
+def load_each_spec(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[Scenario], list[SpecError]]:
+    """Load every spec that can be loaded, and say what is wrong with the others: a run can
+    go on without the bad ones and report them all at its end.
+
+    A file that claims an id already taken is an error, and only the first one is kept.
+    """
+    scenarios: list[Scenario] = []
+    errors: list[SpecError] = []
+    seen: dict[str, Location] = {}
+    for path in paths:
+        try:
+            scenario = load_spec(path)
+        except SpecError as exc:
+            errors.append(exc)
+            continue
+        if scenario.id in seen:
+            problem = f"duplicate id {scenario.id!r}; first defined at {seen[scenario.id]}"
+            errors.append(SpecError(scenario.where, problem))
+            continue
+        seen[scenario.id] = scenario.where
+        scenarios.append(scenario)
+    return scenarios, errors
 
 
 def find_spec_files(patterns: Sequence[str]) -> list[Path]:
