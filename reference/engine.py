@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,9 +107,11 @@ def run(
                     continue
             post = node._post_hooks
             if node._hooks or node._pre_hooks or post:  # rare: kept off the common path
-                grad = _before_hooks(node, grad, create_graph)
+                shown_to: list[weakref.ref[Tensor]] = []
+                grad = _before_hooks(node, grad, create_graph, shown_to)
                 mine = False  # a hook may have kept the gradient it was shown
-                held[id(grad)] = grad
+                if node.__class__ is not AccumulateGrad or _kept(grad, shown_to):
+                    held[id(grad)] = grad
             if node.__class__ is AccumulateGrad:
                 if grad is not None:
                     hooked = bool(node._pre_hooks or post)
@@ -325,13 +328,31 @@ def shown(grad: Any) -> Any:
     return written(grad)
 
 
-def _run_hooks(hooks: list[Any], grad: Any) -> Any:
+def _kept(grad: Any, shown_to: list[weakref.ref[Tensor]]) -> bool:
+    """Whether a tensor over ``grad`` that hooks were shown, or returned, still lives: then
+    a hook kept it, and a leaf may not take ``grad`` as its ``.grad`` (torch steals only
+    a gradient nothing else references). One nobody kept, the leaf takes, so that what a
+    node's post-hook is shown is the ``.grad`` itself, as in torch."""
+    return any((t := ref()) is not None and t._data is grad for ref in shown_to)
+
+
+def _watched(tensor: Tensor, shown_to: list[weakref.ref[Tensor]] | None) -> Tensor:
+    if shown_to is not None and tensor.__class__ is Tensor:
+        shown_to.append(weakref.ref(tensor))
+    return tensor
+
+
+def _run_hooks(
+    hooks: list[Any], grad: Any, shown_to: list[weakref.ref[Tensor]] | None = None
+) -> Any:
     """Tensor hooks see the gradient as a tensor; a returned tensor replaces it, and one
-    edited in place is edited for the engine too."""
+    edited in place is edited for the engine too. ``shown_to`` collects the tensors the
+    hooks saw and gave (``_kept``)."""
     grad = shown(grad)
     for hook in list(hooks):
-        result = hook(_as_tensor(grad))
+        result = hook(_watched(_as_tensor(grad), shown_to))
         if result is not None:
+            _watched(result, shown_to)
             if result.shape != grad.shape:
                 raise RuntimeError(
                     f"hook '{getattr(hook, '__name__', 'hook')}' has changed the size of value"
@@ -340,20 +361,22 @@ def _run_hooks(hooks: list[Any], grad: Any) -> Any:
     return grad
 
 
-def _before_hooks(node: Node, grad: Any, create_graph: bool) -> Any:
+def _before_hooks(
+    node: Node, grad: Any, create_graph: bool, shown_to: list[weakref.ref[Tensor]]
+) -> Any:
     """A node's gradient once the hooks that see it before the node runs have: its tensor's
     hooks, then its own pre-hooks. A leaf's tensor hooks run in ``_accumulate``, unless its
     node has hooks of its own: then they run here first, so the node's hooks see what they
     made."""
     if grad is not None and node._hooks:
-        grad = _run_hooks(node._hooks, grad)
+        grad = _run_hooks(node._hooks, grad, shown_to)
     pre = node._pre_hooks
     if not (pre or node._post_hooks):
         return grad
     if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
-        grad = _run_hooks(node.variable._hooks, grad)
+        grad = _run_hooks(node.variable._hooks, grad, shown_to)
     if pre:
-        grad = _node_hooks(pre, (grad,), create_graph)[0]
+        grad = _node_hooks(pre, (grad,), create_graph, shown_to=shown_to)[0]
     return grad
 
 
@@ -398,13 +421,14 @@ def _node_hooks(
     grads: tuple[Any, ...],
     create_graph: bool,
     received: tuple[Any, ...] | None = None,
+    shown_to: list[weakref.ref[Tensor]] | None = None,
 ) -> tuple[Any, ...]:
     """A node's own hooks, shown tensors: pre-hooks its incoming gradients (``received``
     None), post-hooks the gradients it made and those it received. A returned tuple of the
     same length replaces ``grads`` for the hooks after it and for the engine."""
     grads = tuple(shown(g) for g in grads)
     for hook in list(hooks):
-        tensors = tuple(None if g is None else _as_tensor(g) for g in grads)
+        tensors = tuple(None if g is None else _watched(_as_tensor(g), shown_to) for g in grads)
         if received is None:
             result = hook(tensors)
         else:
@@ -419,7 +443,9 @@ def _node_hooks(
                 f"hook '{getattr(hook, '__name__', 'hook')}' has returned an incorrect number "
                 f"of values (got {len(result)}, but expected {len(grads)})"
             )
-        grads = tuple(r if r is None or create_graph else r._data for r in result)
+        grads = tuple(
+            r if r is None or create_graph else _watched(r, shown_to)._data for r in result
+        )
     return grads
 
 

@@ -401,3 +401,79 @@ def test_view_of_an_inference_tensor_outside_inference_mode(view: str, requires_
         return state, base.grad
 
     same(program)
+
+
+# -- post-accumulate-grad hooks --------------------------------------------------------------
+
+
+def _add_half_to_grad(t: Any) -> None:
+    t.grad.add_(0.5)
+
+
+def test_post_accumulate_grad_hook_ordering() -> None:
+    """torch's own test: tensor hook, then the accumulator's pre-hook, then the
+    post-accumulate hook, whose in-place edit of ``.grad`` the accumulator's post-hook sees
+    (the accumulator took the pre-hook's result as ``.grad`` itself)."""
+
+    def program(lib: Any) -> Any:
+        x = lib.ones(3, 3, requires_grad=True)
+        acc = x.view(3, 3).grad_fn.next_functions[0][0]
+        x.register_hook(lambda g: g - 2.0)
+        acc.register_prehook(lambda grad_out: (grad_out[0] / 5.0,))
+        x.register_post_accumulate_grad_hook(_add_half_to_grad)
+
+        def acc_post(grad_in: Any, grad_out: Any) -> None:
+            x.grad = grad_out[0] * 10
+
+        acc.register_hook(acc_post)
+        x.sum().backward()
+        return x.grad
+
+    assert same(program)[0][0] == "returned"
+
+
+# what a hook does with the gradient it is shown: kept, a hook holds on to the tensor
+TENSOR_HOOKS: dict[str, Callable[[list[Any]], Any]] = {
+    "none": lambda kept: None,
+    "returns a new tensor": lambda kept: lambda g: g * 2,
+    "returns None": lambda kept: lambda g: None,
+    "keeps what it saw": lambda kept: lambda g: kept.append(g),
+    "keeps what it returns": lambda kept: lambda g: kept.append(g * 2) or kept[-1],
+}
+PRE_HOOKS: dict[str, Callable[[list[Any]], Any]] = {
+    "none": lambda kept: None,
+    "returns a new tensor": lambda kept: lambda go: (go[0] / 4.0,),
+    "returns None": lambda kept: lambda go: None,
+    "keeps what it saw": lambda kept: lambda go: kept.append(go[0]),
+    "keeps what it returns": lambda kept: lambda go: kept.append(go[0] / 4.0) or (kept[-1],),
+}
+ROOTS = {
+    "x * 3": lambda lib, x: (x * 3).sum().backward(),
+    "x.sum()": lambda lib, x: x.sum().backward(),
+    "x with a gradient the caller holds": lambda lib, x: x.backward(lib.ones(3)),
+}
+
+
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("pre_hook", PRE_HOOKS)
+@pytest.mark.parametrize("tensor_hook", TENSOR_HOOKS)
+def test_post_accumulate_grad_hook_edit_of_grad(tensor_hook: str, pre_hook: str, root: str) -> None:
+    """A post-accumulate hook edits ``.grad`` in place; the accumulator's post-hook sees that
+    edit exactly when the leaf took the incoming gradient as its ``.grad`` (nothing else held
+    it), and a tensor a hook kept never sees it (torch copies a gradient someone holds)."""
+
+    def program(lib: Any) -> Any:
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        acc = x.view(3).grad_fn.next_functions[0][0]
+        kept: list[Any] = []
+        if (hook := TENSOR_HOOKS[tensor_hook](kept)) is not None:
+            x.register_hook(hook)
+        if (pre := PRE_HOOKS[pre_hook](kept)) is not None:
+            acc.register_prehook(pre)
+        x.register_post_accumulate_grad_hook(_add_half_to_grad)
+        seen: list[Any] = []
+        acc.register_hook(lambda grad_in, grad_out: seen.append(grad_out[0].tolist()))
+        ROOTS[root](lib, x)
+        return x.grad, seen, kept
+
+    assert same(program)[0][0] == "returned"
