@@ -2,10 +2,9 @@
 
 An adapter translates spelling, never semantics: torch's `requires_grad=True` is paddle's
 `stop_gradient=False`, `backward(gradient)` is `backward(grad_tensor)`, `retain_grad()` is
-`retain_grads()`, `x.grad = None` is `clear_gradient(set_to_zero=False)`, `autograd.grad` is
-`paddle.grad`, and `dim=` is `axis=`. What paddle lacks (inference mode, hooks on a leaf after
-accumulation, hooks on grad nodes) is declared missing; everything else runs and shows
-paddle's own behaviour.
+`retain_grads()`, `autograd.grad` is `paddle.grad`, and `dim=` is `axis=`. What paddle lacks
+(inference mode, hooks on a leaf after accumulation, hooks on grad nodes) is declared missing;
+everything else runs and shows paddle's own behaviour.
 """
 
 from __future__ import annotations
@@ -160,8 +159,6 @@ class Paddle:
     def set_attr(self, obj: Any, name: str, value: Any) -> None:
         if name == "requires_grad":
             obj.stop_gradient = not value
-        elif name == "grad" and value is None:
-            obj.clear_gradient(set_to_zero=False)
         else:
             setattr(obj, name, value)
 

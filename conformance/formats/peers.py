@@ -105,8 +105,8 @@ def markdown(run: RunRecord) -> str:
     lines += ["", "## By area", "", "| area | " + " | ".join(engines) + " |"]
     lines.append("| --- | " + " | ".join("---" for _ in engines) + " |")
     for name in areas:
-        cells = [_cell(tables[engine].get(name, Counter())) for engine in engines]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        row = [_cell(tables[engine].get(name, Counter())) for engine in engines]
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
     for engine in engines:
         found = divergences(run, engine)
         if not found:
