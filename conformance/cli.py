@@ -16,7 +16,6 @@ from pathlib import Path
 
 from conformance import cli_reports, render
 from conformance.backends import (
-    Backend,
     choose_baseline,
     default_backend_names,
     known_backends,
@@ -24,9 +23,13 @@ from conformance.backends import (
 )
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
+from conformance.interrupt import Interrupted, signals_deferred, signals_raise
+from conformance.isolation import Executor, Isolation, start_executors
+from conformance.isolation.executor import MODES
 from conformance.options import add_backend_options
-from conformance.report import build_report
+from conformance.report import finish_report, report_head, result_entries
 from conformance.results import ScenarioResult
+from conformance.runlog import RunLog
 from conformance.runner import Runner, TimingOptions
 from conformance.select import select
 from conformance.spec import find_spec_files, load_each_spec
@@ -56,32 +59,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     every = _scenarios(args, filtered=False)
     scenarios = _scenarios(args, loaded=every)
-    backends = _backends(args)
+    isolation = _isolation(args)
+    backends = _backends(args, isolation)
+    try:
+        return _run(args, every, scenarios, backends, isolation)
+    finally:
+        for backend in backends:
+            backend.close()
+
+
+def _run(
+    args: argparse.Namespace,
+    every: list[Scenario],
+    scenarios: list[Scenario],
+    backends: list[Executor],
+    isolation: Isolation,
+) -> int:
     if args.whole_process:
         # What is loaded by now (torch, the specs) lives as long as the process, so the
         # collector need not scan it again: a full collection over torch's objects costs
         # ~0.1 s, and sympy (which torch imports on first use) and the interpreter's exit
         # each cause one. Not when called in process (tests): frozen garbage is never freed.
         gc.freeze()
-    runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
+    baseline = choose_baseline(backends, args.baseline, start=_starter(isolation))
+    runner = Runner(baseline, _timing(args))
     every_id = [scenario.id for scenario in every]
     plan = cli_reports.plan_run(args, scenarios, every_id, backends, runner.baseline)
     scenarios = plan.scenarios
     names = [backend.name for backend in backends]
     if runner.baseline is not None and runner.baseline.name not in names:
         print(f"unpinned expectations compare with {runner.baseline.name} (the baseline)")
-    started = time.perf_counter()
-    with _progress(len(scenarios) * len(backends)) as advance:
-        results = plan.apply(runner.run_all(scenarios, backends, on_result=advance))
-    elapsed = time.perf_counter() - started
-    print(render.matrix(results, names))
-    details = render.details(results, backends)
-    if details:
-        print("\n" + details)
-    report = build_report(
-        results,
+    baseline_name = runner.baseline.name if runner.baseline else None
+    head = report_head(
         backends,
-        baseline=runner.baseline.name if runner.baseline else None,
+        baseline=baseline_name,
         timing={
             "warmup": runner.timing.warmup,
             "repeat": runner.timing.repeat,
@@ -91,10 +102,38 @@ def run_command(args: argparse.Namespace) -> int:
             "bench_precision": runner.timing.bench_precision,
             "baseline": plan.timing_baseline,
         },
-        elapsed=elapsed,
+        isolation=isolation.record(),
+        threads=isolation.threads,
         **plan.report_fields(),
     )
-    path, *others = cli_reports.write_all(report, Path(args.report_dir))
+    log = RunLog(Path(args.report_dir), head)
+    results: list[ScenarioResult] = []
+    interrupted: Interrupted | None = None
+    started = time.perf_counter()
+    try:
+        with signals_raise(), _progress(len(scenarios) * len(backends)) as advance:
+            for found in runner.each_scenario(scenarios, backends, on_result=advance):
+                found = plan.apply(found)
+                log.append(result_entries(found, backends, baseline_name, plan.timing_baseline))
+                results.extend(found)
+    except Interrupted as exc:
+        interrupted = exc
+    elapsed = time.perf_counter() - started
+    incomplete = None
+    if interrupted is not None:
+        done = len({result.scenario.id for result in results})
+        incomplete = f"interrupted by {interrupted.name} after {done} of {len(scenarios)} scenarios"
+    with signals_deferred():  # the files of a run are written whole, whatever comes now
+        report = finish_report(head, log.entries, elapsed, incomplete)
+        path, *others = cli_reports.write_all(report, Path(args.report_dir), log.stem)
+        log.close(remove=True)
+    if interrupted is not None:
+        print(f"conformance: {incomplete}; kept as an incomplete run: {path}", file=sys.stderr)
+        return interrupted.exit_code
+    print(render.matrix(results, names))
+    details = render.details(results, backends)
+    if details:
+        print("\n" + details)
     print(f"\nreport: {path} (and {', '.join(other.name for other in others)})")
     print(render.summary_line(results, len(backends), elapsed))
     if args.fail_unavailable and any(not b.availability().available for b in backends):
@@ -121,9 +160,16 @@ def show_command(args: argparse.Namespace) -> int:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"no scenario with id {args.id!r}{hint}")
     print(_describe(scenario))
-    backends = _backends(args)
-    runner = Runner(choose_baseline(backends, args.baseline), _timing(args))
-    results = runner.run_all([scenario], backends)
+    isolation = _isolation(args)
+    backends = _backends(args, isolation)
+    try:
+        runner = Runner(
+            choose_baseline(backends, args.baseline, start=_starter(isolation)), _timing(args)
+        )
+        results = runner.run_all([scenario], backends)
+    finally:
+        for backend in backends:
+            backend.close()
     for result in results:
         timing = f" (median {render.seconds(result.timing.median)})" if result.timing else ""
         print(f"\n{result.report()}{timing}")
@@ -193,13 +239,40 @@ def _after_spec_errors(args: argparse.Namespace, code: int) -> int:
     return 2
 
 
-def _backends(args: argparse.Namespace) -> list[Backend]:
+def _backends(args: argparse.Namespace, isolation: Isolation) -> list[Executor]:
     names = args.backend
     if not names:
         names, note = default_backend_names()
         if note:
             print(note, file=sys.stderr)
-    return [resolve_backend(name) for name in dict.fromkeys(names)]
+    return start_executors(list(dict.fromkeys(names)), isolation)
+
+
+def _starter(isolation: Isolation) -> Callable[[str], Executor]:
+    """How a baseline outside the chosen backends is started: like them."""
+    return lambda name: start_executors([name], isolation)[0]
+
+
+def _isolation(args: argparse.Namespace) -> Isolation:
+    for option, value in (
+        ("--timeout", args.timeout),
+        ("--bench-timeout", args.bench_timeout),
+    ):
+        if not value > 0 or value == float("inf"):
+            raise UsageError(f"{option} takes seconds, more than zero (found {value:g})")
+    if args.memory_limit < 0:
+        raise UsageError(
+            f"--memory-limit takes megabytes, zero or more (found {args.memory_limit})"
+        )
+    if args.threads < 0:
+        raise UsageError(f"--threads takes a count, zero or more (found {args.threads})")
+    return Isolation(
+        mode=args.isolation,
+        timeout_s=args.timeout,
+        bench_timeout_s=args.bench_timeout,
+        memory_limit_mb=args.memory_limit or None,
+        threads=args.threads or None,
+    )
 
 
 def _timing(args: argparse.Namespace) -> TimingOptions:
@@ -309,6 +382,47 @@ def _parser() -> argparse.ArgumentParser:
     running.add_argument("--warmup", type=int, default=1, help="untimed re-runs (default 1)")
     running.add_argument(
         "--repeat", type=int, default=5, help="timed re-runs; 0 turns timing off (default 5)"
+    )
+    defaults = Isolation()
+    running.add_argument(
+        "--isolation",
+        choices=MODES,
+        default=defaults.mode,
+        help="process: each backend in a worker process of its own, so a crash, exit or hang "
+        "is that scenario's result and the run goes on; none: all in this process, for "
+        f"debugging (default {defaults.mode})",
+    )
+    running.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.timeout_s,
+        metavar="SECONDS",
+        help="a scenario run (its check, or one timed re-run) that takes longer is a timeout, "
+        f"and its worker is restarted (default {defaults.timeout_s:g}; needs process isolation)",
+    )
+    running.add_argument(
+        "--bench-timeout",
+        type=float,
+        default=defaults.bench_timeout_s,
+        metavar="SECONDS",
+        help=f"the same for scenarios tagged bench (default {defaults.bench_timeout_s:g})",
+    )
+    running.add_argument(
+        "--memory-limit",
+        type=int,
+        default=defaults.memory_limit_mb,
+        metavar="MB",
+        help="cap each worker's memory; a larger allocation is an error in that scenario "
+        f"(default {defaults.memory_limit_mb}; 0: no cap)",
+    )
+    running.add_argument(
+        "--threads",
+        type=int,
+        default=defaults.threads,
+        metavar="N",
+        help="threads each backend's math libraries may use, recorded in the reports "
+        f"(default {defaults.threads}, for timings that do not depend on the machine; "
+        "0: each library's own default)",
     )
 
     run = commands.add_parser("run", parents=[selection, running], help="run the matrix")

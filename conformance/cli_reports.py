@@ -20,10 +20,12 @@ from conformance.errors import UsageError
 from conformance.expectations import Expectations, engine_versions, load_expectations
 from conformance.formats import write_reports
 from conformance.gate import DEFAULT_TIMING_TAGS, run_gate
+from conformance.isolation import Executor
 from conformance.merge import merge_runs, missing_shards
-from conformance.report import dumps, spec_set, write_report
+from conformance.report import dumps, spec_set
 from conformance.results import ScenarioResult
-from conformance.runfile import RunRecord, load_run, run_from_dict
+from conformance.runfile import RunRecord, check_run, load_run, run_from_dict
+from conformance.runlog import STREAM_SUFFIX, point_latest, rebuild, write_run
 from conformance.runner import TimingOptions
 from conformance.shard import Shard, parse_shard
 from conformance.spec.model import Scenario
@@ -114,8 +116,8 @@ def plan_run(
     args: argparse.Namespace,
     scenarios: list[Scenario],
     every_id: Sequence[str],
-    backends: Sequence[Backend],
-    baseline: Backend | None,
+    backends: Sequence[Backend | Executor],
+    baseline: Backend | Executor | None,
 ) -> RunPlan:
     """Check the reporting options and print stale manifest entries to stderr."""
     if args.bench_repeat < 0 or args.bench_min_repeat < 0:
@@ -149,10 +151,17 @@ def plan_run(
     return RunPlan(chosen, shard, timing_baseline, expectations, spec_set(scenarios), stale)
 
 
-def write_all(report: dict[str, Any], directory: Path) -> list[Path]:
-    """The run JSON under `directory/runs/`, then every other format beside it."""
-    path = write_report(report, directory)
-    return [path, *write_reports(run_from_dict(report, str(path)), directory)]
+def write_all(report: dict[str, Any], directory: Path, stem: str | None = None) -> list[Path]:
+    """The run JSON under `directory/runs/` (`<stem>.json`), then every other format beside
+    it, then `runs/latest.json`: each file atomically, `latest` last, so it always names a
+    run whose reports are all written."""
+    if stem is None:
+        stamp = report["created"].replace(":", "").replace("-", "")
+        stem = f"{stamp}-{os.getpid()}"
+    path = write_run(report, directory, stem)
+    others = write_reports(run_from_dict(report, str(path)), directory)
+    point_latest(report, directory)
+    return [path, *others]
 
 
 # --- conformance report | gate | merge ---------------------------------------------------
@@ -163,7 +172,12 @@ def register(commands: Any) -> None:
     report = commands.add_parser(
         "report", help="rebuild the JUnit XML, Markdown and HTML reports from a run JSON"
     )
-    report.add_argument("run", metavar="RUN.json", help="a run file written by `conformance run`")
+    report.add_argument(
+        "run",
+        metavar="RUN.json",
+        help="a run file written by `conformance run`, or the RUN.jsonl stream a killed run "
+        "left in runs/ (rebuilt as an incomplete run, with runs/latest.json moved to it)",
+    )
     report.add_argument(
         "--report-dir",
         default=DEFAULT_REPORT_DIR,
@@ -224,6 +238,18 @@ def register(commands: Any) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    source = Path(args.run)
+    if source.suffix == STREAM_SUFFIX:  # a run killed outright: rebuild it, marked incomplete
+        report = rebuild(source)
+        problem = check_run(report)  # checked like any run file before it is written
+        if problem is not None:
+            raise UsageError(f"{source}: malformed run stream: {problem}")
+        paths = write_all(report, Path(args.report_dir), source.stem)
+        source.unlink()
+        print(f"rebuilt {source.name} as an incomplete run: {report['incomplete']}")
+        for path in paths:
+            print(f"wrote {path}")
+        return 0
     run = load_run(args.run)
     for path in write_reports(run, Path(args.report_dir)):
         print(f"wrote {path}")

@@ -23,7 +23,7 @@ import numpy as np
 from conformance.backends.base import Backend
 from conformance.diff import Mismatch, Where, diff
 from conformance.errors import Location
-from conformance.results import ErrorInfo
+from conformance.results import ErrorInfo, Fault
 from conformance.spec import language as L
 from conformance.spec.limits import power_problem
 from conformance.spec.model import (
@@ -60,6 +60,7 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    fault: Fault | None = None  # the run never finished: its worker crashed or timed out
 
 
 class Interpreter:

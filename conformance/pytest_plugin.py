@@ -174,7 +174,12 @@ class ConformanceSession:
         from conformance.results import Status
 
         terminalreporter.section("conformance")
-        parts = ", ".join(f"{self.counts[status.value]} {status.value}" for status in Status)
+        rare = (Status.CRASH, Status.TIMEOUT)  # worker faults: named only when they happen
+        parts = ", ".join(
+            f"{self.counts[status.value]} {status.value}"
+            for status in Status
+            if self.counts[status.value] or status not in rare
+        )
         terminalreporter.line(f"{self.counts.total()} scenario runs: {parts}")
         for name, reason in unavailable.items():
             outcome = "skipped" if self.skip_unavailable else "failed"

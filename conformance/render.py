@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conformance.backends.base import Backend
+from conformance.isolation import Executor
 from conformance.report import summarize
 from conformance.results import ScenarioResult, Status
 
@@ -49,7 +50,7 @@ def matrix(results: Sequence[ScenarioResult], backends: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def details(results: Sequence[ScenarioResult], backends: Sequence[Backend]) -> str:
+def details(results: Sequence[ScenarioResult], backends: Sequence[Backend | Executor]) -> str:
     """Full reports of failures and errors, then why anything did not run."""
     sections = [result.report() for result in results if not result.ok]
     known = [
@@ -76,8 +77,22 @@ def details(results: Sequence[ScenarioResult], backends: Sequence[Backend]) -> s
     return "\n\n".join(sections)
 
 
+ALWAYS_COUNTED = ("pass", "fail", "error")  # the rest are named only when they occur
+
+
 def summary_line(results: Sequence[ScenarioResult], backends: int, elapsed: float) -> str:
+    """The last line of a run: what ran, each status's count, and how long the scenarios
+    took (loading specs and starting backends not included)."""
     counts = summarize(results)
     scenarios = len({result.scenario.id for result in results})
-    parts = ", ".join(f"{count} {status}" for status, count in counts.items())
-    return f"{scenarios} scenarios x {backends} backends: {parts} in {seconds(elapsed)}"
+    parts = ", ".join(
+        f"{count} {status}" for status, count in counts.items() if count or status in ALWAYS_COUNTED
+    )
+    return (
+        f"{_count(scenarios, 'scenario')} x {_count(backends, 'backend')}: {parts}; "
+        f"scenarios ran in {seconds(elapsed)}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

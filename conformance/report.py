@@ -8,7 +8,6 @@ report (JUnit, Markdown, HTML), the gate and `merge` read this file, never the l
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -20,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from conformance.backends.base import Backend
+from conformance.isolation import Executor, executor_for
 from conformance.repro import repro
 from conformance.results import ScenarioResult, Status
+from conformance.runlog import dumps as dumps  # re-exported: readers of run files use it
+from conformance.runlog import point_latest, write_run
 from conformance.spec.model import Scenario
 from conformance.timing.stats import Interval, Paired
 
@@ -69,7 +71,7 @@ def summarize(results: Sequence[ScenarioResult]) -> dict[str, int]:
 
 def build_report(
     results: Sequence[ScenarioResult],
-    backends: Sequence[Backend],
+    backends: Sequence[Backend | Executor],
     *,
     baseline: str | None,
     timing: Mapping[str, Any],
@@ -77,12 +79,40 @@ def build_report(
     specs: Mapping[str, Any] | None = None,
     shard: tuple[int, int] | None = None,
     expectations: Mapping[str, Any] | None = None,
+    isolation: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+    incomplete: str | None = None,
 ) -> dict[str, Any]:
     """The run as JSON-ready data. `timing["baseline"]` names the backend timing ratios are
     taken against (measured in the same rounds)."""
-    by_name = {backend.name: backend for backend in backends}
-    ratios = _ratios(results, timing.get("baseline"))
-    return {
+    head = report_head(
+        backends,
+        baseline=baseline,
+        timing=timing,
+        specs=specs,
+        shard=shard,
+        expectations=expectations,
+        isolation=isolation,
+        threads=threads,
+    )
+    entries = result_entries(results, backends, baseline, timing.get("baseline"))
+    return finish_report(head, entries, elapsed, incomplete)
+
+
+def report_head(
+    backends: Sequence[Backend | Executor],
+    *,
+    baseline: str | None,
+    timing: Mapping[str, Any],
+    specs: Mapping[str, Any] | None = None,
+    shard: tuple[int, int] | None = None,
+    expectations: Mapping[str, Any] | None = None,
+    isolation: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Everything a run file says before its results: known when the run starts, so a run
+    streamed to disk can be rebuilt from it and its results alone."""
+    head: dict[str, Any] = {
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": sys.argv,
@@ -92,13 +122,44 @@ def build_report(
         "baseline": baseline,
         "timing": dict(timing),
         "expectations": dict(expectations) if expectations else {"files": [], "stale": []},
-        "elapsed_s": round(elapsed, 4),
-        "backends": [_backend(backend) for backend in backends],
-        "summary": summarize(results),
-        "results": [
-            _result(result, by_name.get(result.backend), baseline, ratios) for result in results
-        ],
     }
+    if isolation is not None:
+        head["isolation"] = dict(isolation)
+        head["threads"] = threads
+    head["backends"] = [_backend(backend) for backend in backends]
+    return head
+
+
+def result_entries(
+    results: Sequence[ScenarioResult],
+    backends: Sequence[Backend | Executor],
+    baseline: str | None,
+    timing_baseline: str | None,
+) -> list[dict[str, Any]]:
+    """The JSON entries of `results`; ratios are taken within them, so pass every backend's
+    result of a scenario together."""
+    by_name = {backend.name: executor_for(backend) for backend in backends}
+    ratios = _ratios(results, timing_baseline)
+    return [_result(result, by_name.get(result.backend), baseline, ratios) for result in results]
+
+
+def finish_report(
+    head: Mapping[str, Any],
+    entries: Sequence[Mapping[str, Any]],
+    elapsed: float,
+    incomplete: str | None = None,
+) -> dict[str, Any]:
+    """The whole run file: `head`, then the summary and the results; `incomplete` says why
+    a run stopped early (absent when it finished)."""
+    report = {key: value for key, value in head.items() if key != "backends"}
+    if incomplete:
+        report["incomplete"] = incomplete
+    report["elapsed_s"] = round(elapsed, 4)
+    report["backends"] = head["backends"]
+    counts = Counter(entry["status"] for entry in entries)
+    report["summary"] = {status.value: counts.get(status.value, 0) for status in Status}
+    report["results"] = list(entries)
+    return report
 
 
 def _ratios(
@@ -137,7 +198,7 @@ def _ratios(
     return found
 
 
-def _backend(backend: Backend) -> dict[str, Any]:
+def _backend(backend: Backend | Executor) -> dict[str, Any]:
     availability = backend.availability()
     return {
         "name": backend.name,
@@ -150,7 +211,7 @@ def _backend(backend: Backend) -> dict[str, Any]:
 
 def _result(
     result: ScenarioResult,
-    backend: Backend | None,
+    backend: Executor | None,
     baseline: str | None,
     ratios: Mapping[tuple[str, str], dict[str, Any]],
 ) -> dict[str, Any]:
@@ -207,7 +268,8 @@ def _result(
         ratio = ratios.get((scenario.id, result.backend))
         if ratio is not None:
             entry["timing"]["ratio"] = ratio
-    if backend is not None and result.status in (Status.FAIL, Status.ERROR, Status.XFAIL):
+    failed = (Status.FAIL, Status.ERROR, Status.CRASH, Status.TIMEOUT, Status.XFAIL)
+    if backend is not None and result.status in failed:
         found = repro(result, backend, baseline)
         entry["repro"] = {"command": found.command, "snippet": found.snippet}
     if result.warnings:
@@ -223,17 +285,9 @@ def _sig(value: float) -> float:
     return float(f"{value:.4g}")
 
 
-def dumps(report: Mapping[str, Any]) -> str:
-    return json.dumps(report, indent=1, sort_keys=False) + "\n"
-
-
 def write_report(report: dict[str, Any], directory: Path) -> Path:
     """Write `runs/<time>.json` under `directory`, and `runs/latest.json` beside it."""
-    runs = directory / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
     stamp = report["created"].replace(":", "").replace("-", "")
-    path = runs / f"{stamp}-{os.getpid()}.json"
-    text = dumps(report)
-    path.write_text(text, encoding="utf-8")
-    (runs / "latest.json").write_text(text, encoding="utf-8")
+    path = write_run(report, directory, f"{stamp}-{os.getpid()}")
+    point_latest(report, directory)
     return path

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 
 from conformance.backends.base import Backend
-from conformance.backends.torchlike import TorchLike
+from conformance.isolation import Executor, executor_for
 from conformance.results import ScenarioResult
 from conformance.spec import language as L
 from conformance.spec.model import Expect, Raises, Run, Step, Warns
@@ -27,15 +27,16 @@ class Repro:
     snippet: str | None
 
 
-def repro(result: ScenarioResult, backend: Backend, baseline: str | None) -> Repro:
+def repro(result: ScenarioResult, backend: Backend | Executor, baseline: str | None) -> Repro:
     scenario = result.scenario
     command = ["conformance", "show", scenario.id, "--spec", scenario.where.path]
     command += ["--backend", result.backend]
     if scenario.has_cross_checks and baseline and baseline != result.backend:
         command += ["--baseline", baseline]
     snippet = None
-    if isinstance(backend, TorchLike):
-        snippet = _snippet(result, backend.module.__name__, backend.device)
+    target = executor_for(backend).snippet_target()
+    if target is not None:
+        snippet = _snippet(result, *target)
     return Repro(shlex.join(command), snippet)
 
 

@@ -44,6 +44,15 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Fault:
+    """Why a run has no outcome of its own: its process died (`crash`) or outran its time
+    limit (`timeout`). `reason` names the cause, such as "crashed: SIGSEGV"."""
+
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Timing:
     """Wall-clock seconds of the scenario's steps on re-runs, after `warmup` untimed runs.
     `period` is how many rounds one full rotation of the backends' order takes."""

@@ -7,11 +7,13 @@ builds the matrix the CLI prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from conformance.backends.base import Backend
-from conformance.interpreter import Interpreter
+from conformance.interpreter import Outcome
+from conformance.isolation import Executor, Worker, executor_for
+from conformance.isolation.worker import Pending
 from conformance.results import ErrorInfo, ScenarioResult, Status
 from conformance.spec.model import Scenario
 from conformance.timing.measure import interleaved
@@ -59,50 +61,93 @@ class _BaselineValues:
     note: str = ""
 
 
+@dataclass(slots=True)
+class _Check:
+    """A check under way: its verdict when one came before running (unavailable,
+    unsupported), else the run sent to a worker (`pending`) or the outcome of a local run."""
+
+    scenario: Scenario
+    executor: Executor
+    verdict: ScenarioResult | None = None
+    pending: Pending | None = None
+    outcome: Outcome | None = None
+    compare: _BaselineValues = _BaselineValues(None)
+    is_baseline: bool = False
+
+
 class Runner:
     """Runs scenarios; an `expect` without a pinned value is checked against `baseline`."""
 
     def __init__(
-        self, baseline: Backend | None = None, timing: TimingOptions | None = None
+        self, baseline: Backend | Executor | None = None, timing: TimingOptions | None = None
     ) -> None:
-        self.baseline = baseline
+        self.baseline = executor_for(baseline) if baseline is not None else None
         self.timing = timing or TimingOptions()
         self._baseline_values: dict[str, _BaselineValues] = {}
         self._torch_version: tuple[str | None] | None = None  # read once, on first need
 
-    def run(self, scenario: Scenario, backend: Backend) -> ScenarioResult:
+    def run(self, scenario: Scenario, backend: Backend | Executor) -> ScenarioResult:
         """Run one scenario on one backend in fresh state; correctness from the first run,
         timing from re-runs."""
-        return self._timed(scenario, [self.check(scenario, backend)], [backend])[0]
+        executor = executor_for(backend)
+        return self._timed(scenario, [self.check(scenario, executor)], [executor])[0]
 
-    def check(self, scenario: Scenario, backend: Backend) -> ScenarioResult:
+    def check(self, scenario: Scenario, backend: Backend | Executor) -> ScenarioResult:
         """Run one scenario on one backend once, in fresh state, without timing it."""
+        return self._finish_check(self._start_check(scenario, executor_for(backend)))
+
+    def _start_check(self, scenario: Scenario, executor: Executor) -> _Check:
+        """Everything a check does before the engine runs; a worker's run is only sent, so
+        the checks of several workers overlap."""
         try:
-            availability = backend.availability()
-            capabilities = backend.capabilities() if availability.available else frozenset()
+            availability = executor.availability()
+            capabilities = executor.capabilities() if availability.available else frozenset()
         except Exception as exc:  # a plug-in's own bug must not stop the whole run
             error = ErrorInfo(scenario.where, type(exc).__name__, f"backend setup: {exc}", "")
-            return ScenarioResult(scenario, backend.name, Status.ERROR, error=error)
+            return _Check(
+                scenario,
+                executor,
+                ScenarioResult(scenario, executor.name, Status.ERROR, error=error),
+            )
         if not availability.available:
-            return ScenarioResult(scenario, backend.name, Status.UNAVAILABLE, availability.reason)
+            result = ScenarioResult(
+                scenario, executor.name, Status.UNAVAILABLE, availability.reason
+            )
+            return _Check(scenario, executor, result)
         outside = self._outside_torch_range(scenario)
         if outside:  # the spec's behaviour is not torch's here, so no backend is judged by it
-            return ScenarioResult(scenario, backend.name, Status.UNSUPPORTED, outside)
+            result = ScenarioResult(scenario, executor.name, Status.UNSUPPORTED, outside)
+            return _Check(scenario, executor, result)
         missing = sorted(scenario.needs - capabilities)
         if missing:
-            reason = "; ".join(f"needs {name}: {backend.missing_reason(name)}" for name in missing)
-            return ScenarioResult(scenario, backend.name, Status.UNSUPPORTED, reason)
-        is_baseline = self.baseline is not None and backend.name == self.baseline.name
+            reason = "; ".join(f"needs {name}: {executor.missing_reason(name)}" for name in missing)
+            result = ScenarioResult(scenario, executor.name, Status.UNSUPPORTED, reason)
+            return _Check(scenario, executor, result)
+        is_baseline = self.baseline is not None and executor.name == self.baseline.name
         compare = _BaselineValues(None)
         if scenario.has_cross_checks and not is_baseline:
             compare = self._baseline_for(scenario)
-        outcome = Interpreter(
-            scenario,
-            backend,
-            baseline=compare.values,
-            baseline_name=self.baseline.name if self.baseline else None,
-        ).run()
-        if is_baseline:
+        name = self.baseline.name if self.baseline else None
+        check = _Check(scenario, executor, compare=compare, is_baseline=is_baseline)
+        if isinstance(executor, Worker):
+            check.pending = executor.begin_check(scenario, compare.values, name)
+        else:
+            check.outcome = executor.check(scenario, compare.values, name)
+        return check
+
+    def _finish_check(self, check: _Check) -> ScenarioResult:
+        if check.verdict is not None:
+            return check.verdict
+        scenario, executor, compare = check.scenario, check.executor, check.compare
+        outcome = check.outcome
+        if check.pending is not None and isinstance(executor, Worker):
+            outcome = executor.finish(check.pending)
+        assert outcome is not None
+        if outcome.fault is not None:
+            return ScenarioResult(
+                scenario, executor.name, outcome.fault.status, outcome.fault.reason
+            )
+        if check.is_baseline:
             self._baseline_values[scenario.id] = _BaselineValues(outcome.observations)
         notes = [compare.note] if compare.note else []
         notes.extend(outcome.notes)
@@ -112,7 +157,7 @@ class Runner:
             status = Status.FAIL if outcome.mismatches else Status.PASS
         return ScenarioResult(
             scenario,
-            backend.name,
+            executor.name,
             status,
             mismatches=tuple(outcome.mismatches),
             error=outcome.error,
@@ -123,25 +168,40 @@ class Runner:
     def run_all(
         self,
         scenarios: Sequence[Scenario],
-        backends: Sequence[Backend],
+        backends: Sequence[Backend | Executor],
         on_result: Callable[[ScenarioResult], None] | None = None,
     ) -> list[ScenarioResult]:
-        """Every scenario on every backend, scenario by scenario: correctness first (the
-        baseline first, so its values are ready for the others), then timing rounds that
-        alternate between the backends."""
+        """Every scenario on every backend, in order; see `each_scenario`."""
         results: list[ScenarioResult] = []
-        for scenario in scenarios:
-            by_backend: dict[str, ScenarioResult] = {}
-            for backend in self._baseline_first(backends):
-                result = by_backend[backend.name] = self.check(scenario, backend)
-                if on_result is not None:
-                    on_result(result)
-            checked = [by_backend[backend.name] for backend in backends]
-            results.extend(self._timed(scenario, checked, backends))
+        for found in self.each_scenario(scenarios, backends, on_result):
+            results.extend(found)
         return results
 
+    def each_scenario(
+        self,
+        scenarios: Sequence[Scenario],
+        backends: Sequence[Backend | Executor],
+        on_result: Callable[[ScenarioResult], None] | None = None,
+    ) -> Iterator[list[ScenarioResult]]:
+        """Each scenario's results on every backend, as soon as they are known, so a caller
+        can keep them before the next scenario starts. Correctness first (the baseline first,
+        so its values are ready for the others; the rest side by side when they run in
+        workers), then timing rounds that alternate between the backends."""
+        executors = [executor_for(backend) for backend in backends]
+        for scenario in scenarios:
+            by_backend: dict[str, ScenarioResult] = {}
+            first, *others = self._baseline_first(executors)
+            for group in ([first], others):
+                started = [self._start_check(scenario, executor) for executor in group]
+                for check in started:
+                    result = by_backend[check.executor.name] = self._finish_check(check)
+                    if on_result is not None:
+                        on_result(result)
+            checked = [by_backend[executor.name] for executor in executors]
+            yield self._timed(scenario, checked, executors)
+
     def _timed(
-        self, scenario: Scenario, checked: list[ScenarioResult], backends: Sequence[Backend]
+        self, scenario: Scenario, checked: list[ScenarioResult], backends: Sequence[Executor]
     ) -> list[ScenarioResult]:
         """`checked` (one result per backend) with timings added where a run completed."""
         rounds = self.timing.rounds(scenario)
@@ -165,6 +225,10 @@ class Runner:
             result = replace(result, timing=measured.timings.get(result.backend))
             if note:
                 result = replace(result, notes=(*result.notes, note))
+            fault = measured.faults.get(result.backend)
+            if fault is not None:  # a re-run that crashed or hung is never green
+                reason = f"the check ran, but a timed re-run {fault.reason}"
+                result = replace(result, status=fault.status, reason=reason)
             timed.append(result)
         return timed
 
@@ -175,7 +239,7 @@ class Runner:
             self._torch_version = (torch_version(self.baseline),)
         return outside_torch_range(scenario.torch_versions, self._torch_version[0])
 
-    def _baseline_first(self, backends: Iterable[Backend]) -> list[Backend]:
+    def _baseline_first(self, backends: Iterable[Executor]) -> list[Executor]:
         name = self.baseline.name if self.baseline else None
         return sorted(backends, key=lambda backend: backend.name != name)
 
@@ -197,7 +261,11 @@ class Runner:
                 f"cross-backend checks skipped: {baseline.name} does not support this scenario",
             )
         else:
-            outcome = Interpreter(scenario, baseline).run()
-            found = _BaselineValues(outcome.observations)
+            outcome = baseline.check(scenario, None, None)
+            if outcome.fault is not None:
+                note = f"cross-backend checks skipped: {baseline.name} {outcome.fault.reason}"
+                found = _BaselineValues(None, note)
+            else:
+                found = _BaselineValues(outcome.observations)
         self._baseline_values[scenario.id] = found
         return found

@@ -15,15 +15,16 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance.backends.base import Backend, Unavailable
 from conformance.backends.torchlike import TorchLike
 from conformance.errors import UsageError
 
+B = TypeVar("B", bound=Any)  # a Backend, or an executor standing for one
 ENTRY_POINT_GROUP = "conformance.backends"
 TORCHLIKE_PREFIX = "torchlike:"
 TORCH_PREFIX = "torch:"
@@ -82,19 +83,25 @@ def default_backend_names() -> tuple[list[str], str]:
     return ["reference", "torch-cpu"], ""
 
 
-def choose_baseline(backends: list[Backend], name: str | None = None) -> Backend:
+def choose_baseline(
+    backends: Sequence[B], name: str | None = None, start: Callable[[str], B] | None = None
+) -> B:
     """The backend unpinned expectations compare with: `name` when given (it must be
-    available), else torch-cpu when available, else reference. A chosen backend is reused."""
+    available), else torch-cpu when available, else reference. A chosen backend is reused;
+    another is made by `start` (default: resolved in this process)."""
+    make: Callable[[str], Any] = start or resolve_backend
     chosen = {backend.name: backend for backend in backends}
     if name:
-        baseline = chosen.get(name) or resolve_backend(name)
+        baseline = chosen.get(name) or make(name)
         if not baseline.availability().available:
             raise UsageError(f"baseline {name} is unavailable: {baseline.availability().reason}")
         return baseline
-    torch_cpu = chosen.get("torch-cpu") or resolve_backend("torch-cpu")
-    if torch_cpu.availability().available:
+    torch_cpu = chosen.get("torch-cpu")
+    if torch_cpu is None and importlib.util.find_spec("torch") is not None:
+        torch_cpu = make("torch-cpu")
+    if torch_cpu is not None and torch_cpu.availability().available:
         return torch_cpu
-    return chosen.get("reference") or resolve_backend("reference")
+    return chosen.get("reference") or make("reference")
 
 
 def resolve_backend(name: str) -> Backend:

@@ -3,6 +3,7 @@ and HTML, all built from the run JSON."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from conformance.formats.html import html_report
@@ -10,6 +11,7 @@ from conformance.formats.junit import junit_xml
 from conformance.formats.markdown import markdown
 from conformance.formats.summary import summary
 from conformance.runfile import RunRecord
+from conformance.runlog import write_atomic
 
 FILES = {
     "junit.xml": junit_xml,
@@ -22,11 +24,21 @@ __all__ = ["FILES", "html_report", "junit_xml", "markdown", "summary", "write_re
 
 
 def write_reports(run: RunRecord, directory: Path) -> list[Path]:
-    """Write every format into `directory` (created if needed); returns the paths."""
+    """Write every format into `directory` (created if needed); returns the paths.
+
+    All are rendered first, then the previous run's reports are removed before the new ones
+    are renamed into place, so an interruption leaves some reports missing (`conformance
+    report` rebuilds them) but never one run's report beside another's."""
     directory.mkdir(parents=True, exist_ok=True)
+    texts = {name: render(run) for name, render in FILES.items()}
+    staged = {}
+    for name, text in texts.items():
+        staged[name] = directory / f".{name}.{os.getpid()}.tmp"
+        write_atomic(staged[name], text)
+    for name in FILES:
+        (directory / name).unlink(missing_ok=True)
     paths = []
-    for name, render in FILES.items():
-        path = directory / name
-        path.write_text(render(run), encoding="utf-8")
-        paths.append(path)
+    for name, temporary in staged.items():
+        os.replace(temporary, directory / name)
+        paths.append(directory / name)
     return paths

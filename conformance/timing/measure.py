@@ -6,13 +6,13 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from conformance.backends.base import Backend
-from conformance.interpreter import Interpreter
-from conformance.results import Timing
+from conformance.isolation import Executor, executor_for
+from conformance.results import Fault, Timing
 from conformance.spec.model import Scenario
 from conformance.timing.stats import RESAMPLES, Paired, rng_for, row_medians
 
@@ -23,11 +23,12 @@ class Measurement:
 
     timings: dict[str, Timing]
     notes: dict[str, str]
+    faults: dict[str, Fault] = field(default_factory=dict)  # re-runs that crashed or hung
 
 
 def interleaved(
     scenario: Scenario,
-    backends: Sequence[Backend],
+    backends: Sequence[Backend | Executor],
     *,
     warmup: int,
     rounds: int,
@@ -49,7 +50,8 @@ def interleaved(
     measurement runs every round."""
     samples: dict[str, list[float]] = {backend.name: [] for backend in backends}
     notes: dict[str, str] = {}
-    active = list(backends)
+    faults: dict[str, Fault] = {}
+    active = [executor_for(backend) for backend in backends]
     period = max(len(backends), 1)
     started = 0.0
     enabled = gc.isenabled()
@@ -69,8 +71,11 @@ def interleaved(
                 break
             shift = index % len(active) if active else 0
             for backend in active[shift:] + active[:shift]:
-                outcome = Interpreter(scenario, backend, checking=False).run()
-                if outcome.error is not None:
+                outcome = backend.replay(scenario)
+                if outcome.fault is not None:
+                    faults[backend.name] = outcome.fault
+                    notes[backend.name] = f"not timed: a re-run {outcome.fault.reason}"
+                elif outcome.error is not None:
                     notes[backend.name] = f"not timed: a re-run raised {outcome.error.headline()}"
                 elif index >= warmup:
                     samples[backend.name].append(outcome.elapsed)
@@ -83,7 +88,7 @@ def interleaved(
         for name, values in samples.items()
         if name not in notes and values
     }
-    return Measurement(timings, notes)
+    return Measurement(timings, notes, faults)
 
 
 def _precise(key: str, samples: list[list[float]], period: int, precision: float) -> bool:

@@ -124,4 +124,4 @@ def test_the_cli_shows_the_diff_of_a_broken_backend(tmp_path: Path) -> None:
     assert "harness.second_backward  pass" in out
     assert "FAIL harness.second_backward [torchlike:broken_retain_graph]" in out
     assert "z.backward(): raised nothing" in out
-    assert "1 scenarios x 2 backends: 1 pass, 1 fail, 0 error" in out
+    assert "1 scenario x 2 backends: 1 pass, 1 fail, 0 error" in out

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conformance.backends import resolve_backend
+from conformance.isolation import executor
 from conformance.runner import Runner, TimingOptions
 from conformance.spec import load_spec
 from conformance.timing import measure
@@ -15,7 +16,8 @@ DATA = Path(__file__).parents[1] / "data"
 
 
 class _Recorder:
-    """Stands in for the Interpreter: records which backend ran, in order."""
+    """Stands in for the Interpreter (which an in-process executor runs): records which
+    backend ran, in order."""
 
     order: list[str] = []
 
@@ -27,13 +29,14 @@ class _Recorder:
 
         class Outcome:
             error = None
+            fault = None
             elapsed = 1e-3
 
         return Outcome()
 
 
 def test_rounds_alternate_backends_in_a_rotating_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(measure, "Interpreter", _Recorder)
+    monkeypatch.setattr(executor, "Interpreter", _Recorder)
     _Recorder.order = []
     scenario = load_spec(DATA / "pass" / "accumulation.yaml")
     backends = [resolve_backend("reference"), resolve_backend("reference")]
@@ -73,7 +76,7 @@ def _two_backends() -> list[object]:
 def test_a_spent_budget_stops_a_precise_measurement_after_the_minimum_at_a_whole_block(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(measure, "Interpreter", _Recorder)
+    monkeypatch.setattr(executor, "Interpreter", _Recorder)
     _Recorder.order = []
     scenario = load_spec(DATA / "pass" / "accumulation.yaml")
     # a budget of 0 is spent at once, and equal times are precise: 3 rounds are owed, and the
@@ -89,7 +92,7 @@ def test_a_spent_budget_stops_a_precise_measurement_after_the_minimum_at_a_whole
 
 
 def test_an_unspent_budget_runs_every_round(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(measure, "Interpreter", _Recorder)
+    monkeypatch.setattr(executor, "Interpreter", _Recorder)
     scenario = load_spec(DATA / "pass" / "accumulation.yaml")
     result = measure.interleaved(
         scenario, _two_backends(), warmup=1, rounds=7, budget_s=60.0, min_rounds=2
@@ -113,7 +116,7 @@ def test_a_noisy_measurement_runs_every_round_whatever_the_budget(
 ) -> None:
     import numpy as np
 
-    monkeypatch.setattr(measure, "Interpreter", _Noisy)
+    monkeypatch.setattr(executor, "Interpreter", _Noisy)
     _Noisy.draws = iter(np.random.default_rng(0).uniform(1e-3, 1e-2, size=1000).tolist())
     scenario = load_spec(DATA / "pass" / "accumulation.yaml")
     for backends in (_two_backends(), _two_backends()[:1]):

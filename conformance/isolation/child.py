@@ -1,0 +1,115 @@
+"""The worker process's side: load one backend, then run the scenarios the harness sends.
+
+Messages in: ("check", scenario, baseline, baseline_name), ("replay", scenario), ("close",).
+Messages out: ("ready", Description), ("usage", text) for a backend name that means nothing,
+("broken", text) for a backend that raised while loading, and ("outcome", Outcome). An outcome
+with a fault (engine code called `sys.exit()`) is the worker's last: it exits and the harness
+starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from conformance.interpreter import Outcome
+from conformance.isolation import limits
+from conformance.isolation.executor import Isolation, Local
+from conformance.results import ErrorInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What the harness needs to know about a backend without touching it again."""
+
+    available: bool
+    reason: str
+    capabilities: frozenset[str]
+    missing: Mapping[str, str]
+    info: Mapping[str, str]
+    snippet_target: tuple[str, str | None] | None
+
+
+def main(conn: Connection, name: str, isolation: Isolation, path: list[str], cwd: str) -> None:
+    """The worker's whole life. Ctrl-C reaches every process in the terminal's group; only
+    the harness acts on it (it then ends the workers), so a worker ignores SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limits.die_with_parent()
+    os.dup2(2, 1)  # engine prints go to stderr: the harness's stdout is its report
+    sys.path[:] = path
+    os.chdir(cwd)
+    limits.set_thread_environment(isolation.threads)
+    limits.cap_memory(isolation.memory_limit_mb)
+    local = _load(conn, name, isolation)
+    if local is None:
+        return
+    gc.freeze()  # what loading made lives as long as the worker; collections skip it
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request[0] == "close":
+            return
+        _answer(conn, local, request, isolation)
+
+
+def _load(conn: Connection, name: str, isolation: Isolation) -> Local | None:
+    from conformance.backends import resolve_backend
+    from conformance.errors import UsageError
+
+    try:
+        local = Local(resolve_backend(name))
+        limits.set_loaded_threads(isolation.threads)
+        conn.send(("ready", describe(local)))
+    except UsageError as exc:
+        conn.send(("usage", str(exc)))
+        return None
+    except BaseException as exc:  # a plug-in's own failure: reported, never fatal to the run
+        conn.send(("broken", f"{type(exc).__name__}: {exc}"))
+        return None
+    return local
+
+
+def describe(local: Local) -> Description:
+    from conformance.spec.language import CAPABILITIES
+
+    availability = local.availability()
+    if not availability.available:
+        return Description(False, availability.reason, frozenset(), {}, {}, None)
+    capabilities = local.capabilities()
+    missing = {name: local.missing_reason(name) for name in set(CAPABILITIES) - capabilities}
+    return Description(True, "", capabilities, missing, local.info(), local.snippet_target())
+
+
+def _answer(conn: Connection, local: Local, request: tuple[Any, ...], isolation: Isolation) -> None:
+    kind, scenario = request[0], request[1]
+    if kind == "check":
+        outcome = local.check(scenario, request[2], request[3])
+    else:
+        enabled = gc.isenabled()
+        gc.disable()  # as `timeit` does: a collection lands on whichever round triggers it
+        try:
+            outcome = local.replay(scenario)
+        finally:
+            if enabled:
+                gc.enable()
+    if outcome.error is not None and outcome.error.type == "MemoryError":
+        limit = isolation.memory_limit_mb
+        if limit:
+            outcome.notes.append(f"over the worker's memory limit of {limit} MB (--memory-limit)")
+    try:
+        conn.send(("outcome", outcome))
+    except Exception as exc:  # a value that cannot cross a pipe
+        error = ErrorInfo(
+            scenario.where, type(exc).__name__, f"the result could not be sent back: {exc}", ""
+        )
+        conn.send(("outcome", Outcome(error=error)))
+    if outcome.fault is not None:  # engine code called sys.exit(): start afresh
+        os._exit(0)

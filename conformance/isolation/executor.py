@@ -1,0 +1,142 @@
+"""The one interface the runner uses to run a scenario on a backend, and its in-process form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from conformance.backends.base import Availability, Backend
+from conformance.interpreter import Interpreter, Outcome
+from conformance.interrupt import Interrupted
+from conformance.results import ErrorInfo, Fault, Status
+from conformance.spec.model import Scenario
+
+MODES = ("process", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    """How backends are kept apart. `timeout_s` bounds one run of a scenario (a check or one
+    timed round), `bench_timeout_s` the same for scenarios tagged `bench`; `memory_limit_mb`
+    caps a worker's private memory (None: no cap); `threads` is each backend's thread count
+    (None: the library's default)."""
+
+    mode: str = "process"
+    timeout_s: float = 60.0
+    bench_timeout_s: float = 300.0
+    memory_limit_mb: int | None = 4096
+    threads: int | None = 1
+
+    def limit_for(self, scenario: Scenario) -> float:
+        return self.bench_timeout_s if "bench" in scenario.tags else self.timeout_s
+
+    def record(self) -> dict[str, Any]:
+        """What the run JSON says about isolation."""
+        return {
+            "mode": self.mode,
+            "timeout_s": self.timeout_s,
+            "bench_timeout_s": self.bench_timeout_s,
+            "memory_limit_mb": self.memory_limit_mb,
+        }
+
+
+class Executor(Protocol):
+    """A backend as the runner sees it: what it is, and two ways to run a scenario on it.
+    `check` runs with every expectation checked; `replay` runs the steps untimed-checks-off
+    for timing. Either returns an `Outcome` whose `fault` is set when the run never ended."""
+
+    name: str
+
+    def availability(self) -> Availability: ...
+
+    def capabilities(self) -> frozenset[str]: ...
+
+    def missing_reason(self, capability: str) -> str: ...
+
+    def info(self) -> dict[str, str]: ...
+
+    def snippet_target(self) -> tuple[str, str | None] | None:
+        """The torch-shaped module's name and device a repro snippet imports, if any."""
+        ...
+
+    def check(
+        self,
+        scenario: Scenario,
+        baseline: Mapping[int, object] | None,
+        baseline_name: str | None,
+    ) -> Outcome: ...
+
+    def replay(self, scenario: Scenario) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+class Local:
+    """A backend run in this process: fastest, and what a debugger needs, but a crash or a
+    hang in the engine takes the whole run with it."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.name = backend.name
+
+    def availability(self) -> Availability:
+        return self.backend.availability()
+
+    def capabilities(self) -> frozenset[str]:
+        return self.backend.capabilities()
+
+    def missing_reason(self, capability: str) -> str:
+        return self.backend.missing_reason(capability)
+
+    def info(self) -> dict[str, str]:
+        return self.backend.info()
+
+    def snippet_target(self) -> tuple[str, str | None] | None:
+        return snippet_target(self.backend)
+
+    def check(
+        self,
+        scenario: Scenario,
+        baseline: Mapping[int, object] | None,
+        baseline_name: str | None,
+    ) -> Outcome:
+        return _guarded(
+            Interpreter(scenario, self.backend, baseline=baseline, baseline_name=baseline_name)
+        )
+
+    def replay(self, scenario: Scenario) -> Outcome:
+        return _guarded(Interpreter(scenario, self.backend, checking=False))
+
+    def close(self) -> None:
+        """Nothing to release: the backend lives as long as this process."""
+
+
+def _guarded(interpreter: Interpreter) -> Outcome:
+    """Run, turning what engine code may raise beyond `Exception` into the outcome: a
+    `sys.exit()` is a crash (never a quiet exit 0 of the whole run), a KeyboardInterrupt it
+    raised itself an error. A real signal to the harness (`Interrupted`) still stops it."""
+    try:
+        return interpreter.run()
+    except Interrupted:
+        raise
+    except SystemExit as exc:
+        return Outcome(fault=Fault(Status.CRASH, f"exited with status {exc.code} (sys.exit)"))
+    except BaseException as exc:
+        where = interpreter.scenario.where
+        return Outcome(error=ErrorInfo(where, type(exc).__name__, str(exc), ""))
+
+
+def snippet_target(backend: Backend) -> tuple[str, str | None] | None:
+    from conformance.backends.torchlike import TorchLike
+
+    if isinstance(backend, TorchLike):
+        return backend.module.__name__, backend.device
+    return None
+
+
+def executor_for(backend: Backend | Executor) -> Executor:
+    """`backend` as an executor: a plain `Backend` runs in this process."""
+    if isinstance(backend, Local) or hasattr(backend, "replay"):
+        return backend  # type: ignore[return-value]
+    return Local(backend)

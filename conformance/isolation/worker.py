@@ -1,0 +1,268 @@
+"""The harness's side of a worker process: one per backend, restarted after a crash or a hang.
+
+Built on `multiprocessing` with the spawn method: a fresh interpreter per worker, so a plug-in
+that patches torch changes nothing in another backend's worker, and nothing the harness
+imported is shared with an engine that may corrupt it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from conformance.backends.base import Availability
+from conformance.errors import UsageError
+from conformance.interpreter import Outcome
+from conformance.isolation import child
+from conformance.isolation.executor import Executor, Isolation, Local
+from conformance.results import Fault, Status
+from conformance.spec.model import Scenario
+
+STARTUP_TIMEOUT_S = 180.0  # importing an engine (torch, paddle) can take a while on a cold disk
+_CLOSE_WAIT_S = 2.0
+
+
+def start_executors(names: Sequence[str], isolation: Isolation) -> list[Executor]:
+    """An executor per backend name. Workers start side by side; a name that means nothing
+    is a `UsageError` once all have answered (the others are closed first)."""
+    if isolation.mode == "none":
+        from conformance.backends import resolve_backend
+        from conformance.isolation import limits
+
+        limits.set_thread_environment(isolation.threads)
+        executors: list[Executor] = [Local(resolve_backend(name)) for name in names]
+        limits.set_loaded_threads(isolation.threads)
+        return executors
+    workers = [Worker(name, isolation) for name in names]
+    problems = []
+    for worker in workers:
+        problem = worker.wait_ready()
+        if problem:
+            problems.append(problem)
+    if problems:
+        for worker in workers:
+            worker.close()
+        raise UsageError("\n".join(problems))
+    return list(workers)
+
+
+def cause(exitcode: int | None) -> str:
+    """How a process ended, in words: "crashed: SIGSEGV", "exited with status 0"."""
+    if exitcode is None:
+        return "stopped answering"
+    if exitcode < 0:
+        try:
+            return f"crashed: {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"crashed: signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+class Worker:
+    """A backend in its own process. Every call returns an `Outcome`; one whose process died
+    or outran its limit carries a `Fault`, and the next call starts a fresh process."""
+
+    def __init__(self, name: str, isolation: Isolation) -> None:
+        self.name = name
+        self.isolation = isolation
+        self.description: child.Description | None = None
+        self.broken = ""  # why the backend cannot even load; every run then reports it
+        self.restarts = 0
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._start()
+
+    # --- what the backend is ---------------------------------------------------------------
+
+    def availability(self) -> Availability:
+        found = self._described()
+        if found is None:  # it died while loading: runs must report that, never pass it
+            return Availability(True)
+        return Availability(found.available, found.reason)
+
+    def capabilities(self) -> frozenset[str]:
+        found = self._described()
+        if found is None:
+            from conformance.spec.language import CAPABILITIES
+
+            return frozenset(CAPABILITIES)
+        return found.capabilities
+
+    def missing_reason(self, capability: str) -> str:
+        found = self._described()
+        return found.missing.get(capability, "not supported") if found else self.broken
+
+    def info(self) -> dict[str, str]:
+        found = self._described()
+        info = dict(found.info) if found else {}
+        if self.broken:
+            info["error"] = self.broken
+        return info
+
+    def snippet_target(self) -> tuple[str, str | None] | None:
+        found = self._described()
+        return found.snippet_target if found else None
+
+    # --- running ---------------------------------------------------------------------------
+
+    def check(
+        self,
+        scenario: Scenario,
+        baseline: Mapping[int, object] | None,
+        baseline_name: str | None,
+    ) -> Outcome:
+        return self.finish(self.begin_check(scenario, baseline, baseline_name))
+
+    def replay(self, scenario: Scenario) -> Outcome:
+        return self.finish(self._begin(("replay", scenario), scenario))
+
+    def begin_check(
+        self,
+        scenario: Scenario,
+        baseline: Mapping[int, object] | None,
+        baseline_name: str | None,
+    ) -> Pending:
+        """Send a check without waiting, so checks on several workers overlap."""
+        return self._begin(("check", scenario, baseline, baseline_name), scenario)
+
+    def finish(self, pending: Pending) -> Outcome:
+        """Wait for a sent request's outcome, up to its deadline."""
+        if pending.fault is not None:
+            return Outcome(fault=pending.fault)
+        conn = self._conn
+        assert conn is not None
+        remaining = max(pending.deadline - time.monotonic(), 0.0)
+        try:
+            ready = conn.poll(remaining)
+        except (EOFError, OSError):
+            ready = True
+        if not ready:
+            self._kill()
+            limit = pending.limit
+            return Outcome(
+                fault=Fault(Status.TIMEOUT, f"timed out after {limit:g} s; worker restarted")
+            )
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            return Outcome(fault=Fault(Status.CRASH, self._died()))
+        except Exception as exc:  # a reply that cannot be read back
+            self._kill()
+            return Outcome(fault=Fault(Status.CRASH, f"sent an unreadable reply: {exc}"))
+        outcome: Outcome = payload
+        if outcome.fault is not None:  # the worker exits after such an outcome
+            self._reap()
+        return outcome
+
+    def close(self) -> None:
+        """Ask the worker to stop; kill it if it does not."""
+        if self._process is None:
+            return
+        try:
+            assert self._conn is not None
+            self._conn.send(("close",))
+        except (OSError, ValueError):
+            pass
+        self._process.join(_CLOSE_WAIT_S)
+        self._kill()
+
+    # --- the process -----------------------------------------------------------------------
+
+    def _begin(self, request: tuple[Any, ...], scenario: Scenario) -> Pending:
+        limit = self.isolation.limit_for(scenario)
+        if self._process is None:
+            if self.broken:
+                return Pending(limit, 0.0, Fault(Status.CRASH, self.broken))
+            self._start()
+            problem = self.wait_ready()
+            if problem or self.broken:
+                return Pending(limit, 0.0, Fault(Status.CRASH, self.broken or problem))
+        try:
+            assert self._conn is not None
+            self._conn.send(request)
+        except (OSError, ValueError):
+            return Pending(limit, 0.0, Fault(Status.CRASH, self._died()))
+        return Pending(limit, time.monotonic() + limit)
+
+    def _start(self) -> None:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(
+            target=child.main,
+            args=(theirs, self.name, self.isolation, list(sys.path), os.getcwd()),
+            name=f"conformance-{self.name}",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._conn = process, ours
+
+    def wait_ready(self) -> str:
+        """Wait for the worker's first message; returns a usage problem's text, else ""."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            if not conn.poll(STARTUP_TIMEOUT_S):
+                self._kill()
+                self.broken = f"did not finish loading within {STARTUP_TIMEOUT_S:g} s"
+                return ""
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            self.broken = f"{self._died()} while loading the backend"
+            return ""
+        if kind == "usage":
+            self._reap()
+            return str(payload)
+        if kind == "broken":
+            self._reap()
+            self.broken = f"raised while loading the backend: {payload}"
+            return ""
+        if self.description is not None:
+            self.restarts += 1
+        self.description = payload
+        return ""
+
+    def _described(self) -> child.Description | None:
+        return None if self.broken and self.description is None else self.description
+
+    def _died(self) -> str:
+        """Reap a worker whose pipe closed, and say how it ended."""
+        process = self._process
+        code = None
+        if process is not None:
+            process.join(_CLOSE_WAIT_S)
+            code = process.exitcode
+        self._kill()
+        return cause(code)
+
+    def _reap(self) -> None:
+        if self._process is not None:
+            self._process.join(_CLOSE_WAIT_S)
+        self._kill()
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join(_CLOSE_WAIT_S)
+
+
+class Pending:
+    """A request sent to a worker: its time limit and deadline, or the fault that stopped
+    it from being sent at all."""
+
+    __slots__ = ("deadline", "fault", "limit")
+
+    def __init__(self, limit: float, deadline: float, fault: Fault | None = None) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.fault = fault

@@ -1,0 +1,180 @@
+"""Backends in worker processes: every fault an engine can commit becomes that scenario's
+result, the worker restarts, and no other result is lost (fault injection, one per fault)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cli import main
+
+SPEC = """\
+spec: 1
+id: faults.{name}
+title: "{name}"
+tags: [faults]
+requires: []
+source: tests
+rationale: exercises worker isolation
+steps:
+  - x = ones(2, requires_grad=True)
+  - y = {body}
+  - y.sum().backward()
+  - expect: x.grad
+"""
+
+
+@pytest.fixture
+def fault_specs(tmp_path: Path) -> Path:
+    """Three specs: the middle one calls `exp`, which the faulty engine breaks; the last one
+    passes only if the worker came back after the fault."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for name, body in (("a_before", "x * 2"), ("b_exp", "exp(x)"), ("c_after", "x * 3")):
+        (folder / f"{name}.yaml").write_text(SPEC.format(name=name, body=body))
+    return folder
+
+
+def _run(
+    specs: Path, report_dir: Path, *backends: str, extra: tuple[str, ...] = ()
+) -> tuple[int, dict[tuple[str, str], dict[str, Any]]]:
+    args = ["run", "--spec", str(specs), "--report-dir", str(report_dir), "--repeat", "0"]
+    for backend in backends:
+        args += ["--backend", backend]
+    code = main([*args, *extra])
+    run = json.loads((report_dir / "runs" / "latest.json").read_text())
+    assert "incomplete" not in run
+    return code, {(r["scenario"], r["backend"]): r for r in run["results"]}
+
+
+FAULTS = [
+    ("raise", "error", "RuntimeError"),
+    ("segfault", "crash", "crashed: SIGSEGV"),
+    ("os_exit", "crash", "exited with status 0"),
+    ("sys_exit", "crash", "exited with status 0 (sys.exit)"),
+    ("keyboard_interrupt", "error", "KeyboardInterrupt"),
+    ("hang", "timeout", "timed out after 2 s"),
+    ("leak", "error", "MemoryError"),
+]
+
+
+@pytest.mark.parametrize(("fault", "status", "cause"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_a_fault_is_that_scenarios_result_and_the_run_goes_on(
+    fault: str,
+    status: str,
+    cause: str,
+    fault_specs: Path,
+    tmp_path: Path,
+    broken_modules: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAULTY_ENGINE", fault)
+    extra = ("--timeout", "2" if fault == "hang" else "60", "--memory-limit", "1024")
+    code, results = _run(
+        fault_specs, tmp_path / "out", "reference", "torchlike:faulty_engine", extra=extra
+    )
+    assert code == 1
+    assert len(results) == 6
+    faulty = results[("faults.b_exp", "torchlike:faulty_engine")]
+    assert faulty["status"] == status
+    assert not faulty["ok"]
+    shown = json.dumps(faulty)
+    assert cause in shown
+    for name in ("faults.a_before", "faults.c_after"):
+        assert results[(name, "torchlike:faulty_engine")]["status"] == "pass"
+    for name in ("faults.a_before", "faults.b_exp", "faults.c_after"):
+        assert results[(name, "reference")]["status"] == "pass"
+
+
+def test_an_engine_printing_garbage_on_stdout_does_not_disturb_the_run(
+    fault_specs: Path,
+    tmp_path: Path,
+    broken_modules: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FAULTY_ENGINE", "stdout")
+    code, results = _run(fault_specs, tmp_path / "out", "reference", "torchlike:faulty_engine")
+    assert code == 0
+    assert {r["status"] for r in results.values()} == {"pass"}
+    assert "garbage" not in capsys.readouterr().out  # the report's stream stays the report's
+
+
+def test_a_crash_in_a_timed_rerun_is_never_green(
+    fault_specs: Path, tmp_path: Path, broken_modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAULTY_ENGINE", "segfault")
+    monkeypatch.setenv("FAULTY_ENGINE_AFTER", "1")  # the check passes, the warm-up crashes
+    code, results = _run(
+        fault_specs,
+        tmp_path / "out",
+        "torchlike:faulty_engine",
+        extra=("--repeat", "2", "--baseline", "reference"),
+    )
+    assert code == 1
+    faulty = results[("faults.b_exp", "torchlike:faulty_engine")]
+    assert faulty["status"] == "crash"
+    assert "timed re-run crashed: SIGSEGV" in faulty["reason"]
+    assert results[("faults.c_after", "torchlike:faulty_engine")]["status"] == "pass"
+
+
+def test_a_backend_that_crashes_while_loading_fails_every_scenario(
+    fault_specs: Path, tmp_path: Path, broken_modules: Path
+) -> None:
+    code, results = _run(fault_specs, tmp_path / "out", "reference", "torchlike:crash_on_import")
+    assert code == 1
+    for name in ("faults.a_before", "faults.b_exp", "faults.c_after"):
+        crashed = results[(name, "torchlike:crash_on_import")]
+        assert crashed["status"] == "crash"
+        assert "crashed: SIGSEGV while loading the backend" in crashed["reason"]
+        assert results[(name, "reference")]["status"] == "pass"
+
+
+def test_a_plugin_that_patches_torch_cannot_change_torch_cpu(
+    fault_specs: Path, tmp_path: Path, broken_modules: Path
+) -> None:
+    specs = fault_specs / "add.yaml"
+    specs.write_text(SPEC.format(name="add", body="x + x"))
+    code, results = _run(specs, tmp_path / "out", "torch-cpu", "torchlike:patching_torch")
+    assert code == 1
+    assert results[("faults.add", "torch-cpu")]["status"] == "pass"
+    assert results[("faults.add", "torchlike:patching_torch")]["status"] == "fail"
+
+
+def test_in_process_a_sys_exit_is_a_crash_not_a_quiet_exit(
+    fault_specs: Path, tmp_path: Path, broken_modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAULTY_ENGINE", "sys_exit")
+    code, results = _run(
+        fault_specs,
+        tmp_path / "out",
+        "reference",
+        "torchlike:faulty_engine",
+        extra=("--isolation", "none"),
+    )
+    assert code == 1
+    faulty = results[("faults.b_exp", "torchlike:faulty_engine")]
+    assert (faulty["status"], faulty["reason"]) == ("crash", "exited with status 0 (sys.exit)")
+    assert results[("faults.c_after", "torchlike:faulty_engine")]["status"] == "pass"
+
+
+def test_an_unknown_module_is_a_usage_error_from_the_worker(
+    fault_specs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", "--spec", str(fault_specs), "--report-dir", str(tmp_path)]
+    assert main([*args, "--backend", "torchlike:no_such_module_anywhere"]) == 2
+    assert "cannot import no_such_module_anywhere" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option", ["--timeout=0", "--timeout=inf", "--memory-limit=-1", "--threads=-2"]
+)
+def test_limits_are_checked(
+    option: str, fault_specs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", "--spec", str(fault_specs), "--report-dir", str(tmp_path), option]
+    assert main(args) == 2
+    assert capsys.readouterr().err.count("\n") == 1
