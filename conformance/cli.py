@@ -46,10 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.whole_process = argv is None
     command: Callable[[argparse.Namespace], int] = args.command
     try:
-        code = command(args)
+        with signals_raise():
+            code = command(args)
     except (UsageError, SpecError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:  # before a run started, or in a command with nothing to keep
+        print(f"conformance: interrupted by {exc.name}", file=sys.stderr)
+        return exc.exit_code
     return _after_spec_errors(args, code)
 
 

@@ -154,7 +154,7 @@ def test_the_console_script_is_declared() -> None:
     import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["conformance"] == "conformance.cli:main"
+    assert pyproject["project"]["scripts"]["conformance"] == "conformance.__main__:main"
 
 
 def test_only_the_whole_program_freezes_what_it_loaded(
