@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance import cli_reports, render
+from conformance import cli_reports, render, specset
 from conformance.backends import (
     choose_baseline,
     default_backend_names,
@@ -27,16 +27,15 @@ from conformance.interrupt import Interrupted, signals_deferred, signals_raise
 from conformance.isolation import Executor, Isolation, start_executors
 from conformance.isolation.executor import MODES
 from conformance.options import add_backend_options
+from conformance.progress import Progress
 from conformance.report import finish_report, report_head, result_entries
 from conformance.results import ScenarioResult
 from conformance.runlog import RunLog
 from conformance.runner import Runner, TimingOptions
 from conformance.select import select
-from conformance.spec import find_spec_files, load_each_spec
+from conformance.spec import load_each_spec
 from conformance.spec.model import Expect, Raises, Run, Scenario, Warns
 
-DEFAULT_SPECS = "specs"
-PROGRESS_DELAY_S = 1.0  # a bar appears only on runs long enough to need one
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,7 +114,8 @@ def _run(
     interrupted: Interrupted | None = None
     started = time.perf_counter()
     try:
-        with signals_raise(), _progress(len(scenarios) * len(backends)) as advance:
+        progress = Progress(len(scenarios) * len(backends), names)
+        with signals_raise(), progress as advance:
             for found in runner.each_scenario(scenarios, backends, on_result=advance):
                 found = plan.apply(found)
                 log.append(result_entries(found, backends, baseline_name, plan.timing_baseline))
@@ -147,11 +147,19 @@ def _run(
 
 
 def list_command(args: argparse.Namespace) -> int:
+    """The scenarios under a heading per source: the installed set, or a path as given."""
     scenarios = _scenarios(args)
     width = max(len(scenario.id) for scenario in scenarios)
+    owner = specset.source_by_file(args.spec_sources)
+    groups: dict[str, list[Scenario]] = {}
     for scenario in scenarios:
-        needs = f"  (requires {', '.join(sorted(scenario.needs))})" if scenario.needs else ""
-        print(f"{scenario.id:<{width}}  [{', '.join(scenario.tags)}]{needs}")
+        source = owner.get(scenario.where.path)
+        groups.setdefault(source.label if source else "elsewhere", []).append(scenario)
+    for label, members in groups.items():
+        print(f"{label}:")
+        for scenario in members:
+            needs = f"  (requires {', '.join(sorted(scenario.needs))})" if scenario.needs else ""
+            print(f"  {scenario.id:<{width}}  [{', '.join(scenario.tags)}]{needs}")
     print(f"{len(scenarios)} scenarios")
     return 0
 
@@ -209,14 +217,12 @@ def _scenarios(
     if loaded is not None:
         scenarios = loaded
     else:
-        patterns = args.spec or [DEFAULT_SPECS]
-        if not args.spec and not Path(DEFAULT_SPECS).is_dir():
-            raise UsageError(f"no {DEFAULT_SPECS}/ folder here; pass --spec PATH_OR_GLOB")
-        scenarios = _load(args, find_spec_files(patterns))
+        args.spec_sources = specset.resolve(args.spec, args.extend_spec)
+        scenarios = _load(args, specset.files_of(args.spec_sources))
     if filtered:
         scenarios = select(scenarios, args.keyword, args.tag or ())
     if not scenarios:
-        raise UsageError("no scenario matches the given --spec, -k and --tag")
+        raise UsageError("no scenario matches the given --spec, --extend-spec, -k and --tag")
     return scenarios
 
 
@@ -297,32 +303,6 @@ def _exit_code(results: Sequence[ScenarioResult]) -> int:
     return 0 if all(result.ok for result in results) else 1
 
 
-class _progress:
-    """A tqdm bar on stderr for long runs at a terminal; a no-op otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar = None
-
-    def __enter__(self) -> Callable[[ScenarioResult], None]:
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=self.total, file=sys.stderr, unit="run", leave=False, delay=PROGRESS_DELAY_S
-            )
-        return self.advance
-
-    def advance(self, result: ScenarioResult) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{result.scenario.id} [{result.backend}]", refresh=False)
-            self.bar.update()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _describe(scenario: Scenario) -> str:
     """A scenario's metadata and steps, each step with its file:line."""
     lines = [
@@ -371,7 +351,16 @@ def _parser() -> argparse.ArgumentParser:
         "--spec",
         action="append",
         metavar="PATH_OR_GLOB",
-        help=f"spec files, folders or globs (default: {DEFAULT_SPECS}/)",
+        help="spec files, folders (searched recursively) or globs to run instead of the "
+        "installed spec set (repeatable; default: the installed set, shipped with the package "
+        "and versioned with it; `conformance list` shows where it is)",
+    )
+    selection.add_argument(
+        "--extend-spec",
+        action="append",
+        metavar="PATH_OR_GLOB",
+        help="spec files, folders or globs to run as well as the installed set (or as well as "
+        "the --spec paths), e.g. your own engine's scenarios (repeatable)",
     )
     selection.add_argument(
         "-k",
