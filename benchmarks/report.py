@@ -86,7 +86,13 @@ def _needed() -> list[str]:
         "test_spec_loading",
         *(
             f"test_process[{name}]"
-            for name in ("full_run", "full_run_untimed", "import_torch", "import_torch_lazy")
+            for name in (
+                "full_run",
+                "full_run_in_process",
+                "full_run_untimed",
+                "import_torch",
+                "import_torch_lazy",
+            )
         ),
     ]
 
@@ -122,6 +128,12 @@ def _targets(results: dict[str, Any]) -> list[Target]:
             "memory, chain 1000×1000: reference / numpy peak",
             memory["reference"] / memory["numpy"],
             1.5,
+            "x",
+        ),
+        Target(
+            "full run, backends in workers / in one process",
+            full / _median(results, "test_process[full_run_in_process]"),
+            1.15,
             "x",
         ),
         Target(
@@ -295,6 +307,8 @@ def _harness_table(results: dict[str, Any]) -> list[str]:
         f"| {_time(harness)} |",
         f"| ... and the backends' own work | {_time(both - harness)} |",
         f"| `conformance run`, reference and torch-cpu, every spec (process) | {_time(full)} |",
+        "| ... with both backends in the harness's own process (`--isolation none`) "
+        f"| {_time(_median(results, 'test_process[full_run_in_process]'))} |",
         f"| a process that imports torch | {_time(plain)} |",
         f"| ... and sympy, which torch loads on first use (autograd) | {_time(lazy)} |",
         *frozen,

@@ -109,16 +109,19 @@ def test_spec_loading(benchmark: Any) -> None:
     benchmark.pedantic(load_specs, args=(files,), rounds=5, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("name", ["full_run", "full_run_untimed", *IMPORTS])
+@pytest.mark.parametrize("name", ["full_run", "full_run_in_process", "full_run_untimed", *IMPORTS])
 def test_process(benchmark: Any, name: str, tmp_path: Any) -> None:
     """A process, start to exit: `conformance run` on every spec, reference and torch-cpu,
-    default options, or timing nothing (`--repeat 0`: what no timing policy can go below);
-    or one that only imports torch, the baseline it is compared with."""
+    default options (each backend in a worker process), or with both in the one process
+    (`--isolation none`: what isolation costs), or timing nothing (`--repeat 0`: what no
+    timing policy can go below); or one that only imports torch, the baseline it is
+    compared with."""
     if name.startswith("full_run"):
         reports = tmp_path / "reports"
         command = [sys.executable, "-m", "conformance", "run", "--backend", "reference"]
         command += ["--backend", "torch-cpu", "--report-dir", str(reports)]
         command += ["--repeat", "0"] if name == "full_run_untimed" else []
+        command += ["--isolation", "none"] if name == "full_run_in_process" else []
     else:
         command = [sys.executable, "-c", IMPORTS[name]]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
