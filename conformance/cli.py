@@ -37,7 +37,6 @@ from conformance.spec import load_each_spec
 from conformance.spec.model import Expect, Raises, Run, Scenario, Warns
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The `conformance` command; `argv=None` reads the process's own command line and means
     that this call is the whole program (the command, `python -m conformance`)."""

@@ -148,7 +148,8 @@ def plan_run(
     stale = expectations.stale(every_id)
     for warning in stale:
         print(f"conformance: warning: {warning}", file=sys.stderr)
-    return RunPlan(chosen, shard, timing_baseline, expectations, spec_set(scenarios), stale)
+    specs = spec_set(scenarios, getattr(args, "spec_sources", None))
+    return RunPlan(chosen, shard, timing_baseline, expectations, specs, stale)
 
 
 def write_all(report: dict[str, Any], directory: Path, stem: str | None = None) -> list[Path]:

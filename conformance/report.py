@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from conformance import specset
 from conformance.backends.base import Backend
 from conformance.isolation import Executor, executor_for
 from conformance.repro import repro
@@ -54,14 +55,23 @@ def _version(package: str) -> str | None:
         return None
 
 
-def spec_set(scenarios: Sequence[Scenario]) -> dict[str, Any]:
+def spec_set(
+    scenarios: Sequence[Scenario], sources: Sequence[specset.SpecSource] | None = None
+) -> dict[str, Any]:
     """The selected spec set's identity: a hash over every scenario's id and file bytes, so two
-    runs (or two shards) can tell whether they ran the same specs."""
+    runs (or two shards) can tell whether they ran the same specs. With the `sources` the
+    command read them from, also the installed set's version and where each scenario came
+    from (the installed set, or a path)."""
     digest = hashlib.sha256()
     for scenario in sorted(scenarios, key=lambda s: s.id):
         content = Path(scenario.where.path).read_bytes()
         digest.update(f"{scenario.id}\0{hashlib.sha256(content).hexdigest()}\n".encode())
-    return {"hash": f"sha256:{digest.hexdigest()}", "count": len(scenarios)}
+    identity: dict[str, Any] = {"hash": f"sha256:{digest.hexdigest()}", "count": len(scenarios)}
+    if sources is not None:
+        version, recorded = specset.record(sources, (s.where.path for s in scenarios))
+        identity["version"] = version
+        identity["sources"] = recorded
+    return identity
 
 
 def summarize(results: Sequence[ScenarioResult]) -> dict[str, int]:

@@ -141,6 +141,19 @@ class RunRecord:
         return specs.get("hash")
 
     @property
+    def spec_set_name(self) -> str:
+        """The spec set as the reports name it: `0.1.0 (installed)`, `0.1.0 (installed) +
+        my_specs/`, or the paths given; empty for a run file that does not record it."""
+        specs = self.data.get("specs") or {}
+        parts = [
+            f"{source.get('version') or '?'} (installed)"
+            if source.get("origin") == "installed"
+            else str(source.get("location"))
+            for source in specs.get("sources") or ()
+        ]
+        return " + ".join(parts)
+
+    @property
     def stale(self) -> tuple[str, ...]:
         return tuple((self.data.get("expectations") or {}).get("stale", ()))
 

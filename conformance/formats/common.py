@@ -61,6 +61,13 @@ def environment_text(run: RunRecord) -> str:
     return " · ".join(parts)
 
 
+def spec_set_text(run: RunRecord, code: str = "`") -> str:
+    """The spec set a run used, by name and hash: "0.1.0 (installed) `sha256:0123abcd…`";
+    the hash alone for a run file that does not name the set. `code` quotes the hash."""
+    digest = f"{code}{(run.spec_hash or '')[:19]}…{code}"
+    return f"{run.spec_set_name} {digest}" if run.spec_set_name else digest
+
+
 def problems(run: RunRecord) -> list[ResultRecord]:
     """Results a reader must act on, worst first: errors, failures, strict xpasses."""
     found = [r for r in run.results if r.status in PROBLEMS and not r.ok]

@@ -20,6 +20,7 @@ from conformance.formats.common import (
     matrix_rows,
     problems,
     seconds,
+    spec_set_text,
     summary_text,
     timed,
     verdict,
@@ -209,7 +210,7 @@ def _header(run: RunRecord) -> str:
             f'<div class="meta incomplete">⛔ <b>Incomplete run:</b> {escape(run.incomplete)}. '
             "Only the results finished by then are shown; the gate fails this run.</div>"
         ) + stale
-    spec = f" · spec set {escape(run.spec_hash[:19])}…" if run.spec_hash else ""
+    spec = f" · spec set {escape(spec_set_text(run, code=''))}" if run.spec_hash else ""
     return (
         f'<header><h1>autograd-conformance</h1><span class="verdict {outcome}">{outcome}'
         f"</span>"

@@ -69,6 +69,8 @@ def _properties(run: RunRecord, backend: str) -> Iterable[tuple[str, str]]:
         yield key, str(environment.get(key))
     if run.spec_hash:
         yield "spec_hash", run.spec_hash
+    if run.spec_set_name:
+        yield "spec_set", run.spec_set_name
     for record in run.backends:
         if record.name == backend:
             yield "available", str(record.available).lower()

@@ -11,6 +11,7 @@ from conformance.formats.common import (
     matrix_rows,
     problems,
     seconds,
+    spec_set_text,
     summary_text,
     timed,
     verdict,
@@ -26,7 +27,7 @@ def markdown(run: RunRecord) -> str:
         f"**{verdict(run)}** · {summary_text(run)}",
         "",
         f"{environment_text(run)} · run {run.created}"
-        + (f" · spec set `{run.spec_hash[:19]}…`" if run.spec_hash else ""),
+        + (f" · spec set {spec_set_text(run)}" if run.spec_hash else ""),
         "",
         "Backends: " + ", ".join(_backend(run, name) for name in run.backend_names()),
         "",

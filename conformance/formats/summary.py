@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 
-from conformance.formats.common import SEVERITY, SYMBOL, problems, verdict
+from conformance.formats.common import SEVERITY, SYMBOL, problems, spec_set_text, verdict
 from conformance.results import Status
 from conformance.runfile import ResultRecord, RunRecord
 
@@ -64,7 +64,7 @@ def _head(run: RunRecord) -> list[str]:
         "",
         f"**{verdict(run)}** · {scenarios} {_plural(scenarios, 'scenario')} × {len(names)} "
         f"{_plural(len(names), 'backend')}"
-        + (f" · spec set `{run.spec_hash[:19]}…`" if run.spec_hash else ""),
+        + (f" · spec set {spec_set_text(run)}" if run.spec_hash else ""),
         "",
     ]
     counts: dict[str, dict[Status, int]] = {name: {} for name in names}

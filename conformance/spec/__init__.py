@@ -98,13 +98,14 @@ def load_each_spec(
     return scenarios, errors
 
 
-def find_spec_files(patterns: Sequence[str]) -> list[Path]:
-    """Expand files, folders (searched recursively) and globs into sorted spec files."""
+def find_spec_files(patterns: Sequence[str], option: str = "--spec") -> list[Path]:
+    """Expand files, folders (searched recursively) and globs into sorted spec files; an error
+    names the `option` the pattern came from."""
     found: dict[Path, None] = {}
     for pattern in patterns:
         matches = [Path(match) for match in sorted(glob.glob(pattern, recursive=True))]
         if not matches:
-            raise UsageError(f"--spec {pattern}: no such file, folder or glob match")
+            raise UsageError(f"{option} {pattern}: no such file, folder or glob match")
         for match in matches:
             if match.is_dir():
                 for suffix in SPEC_SUFFIXES:
@@ -112,5 +113,5 @@ def find_spec_files(patterns: Sequence[str]) -> list[Path]:
             elif match.suffix in SPEC_SUFFIXES:
                 found[match] = None
             else:
-                raise UsageError(f"--spec {pattern}: {match} is not a .yaml spec file")
+                raise UsageError(f"{option} {pattern}: {match} is not a .yaml spec file")
     return sorted(found)
