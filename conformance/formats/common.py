@@ -58,6 +58,12 @@ def environment_text(run: RunRecord) -> str:
         f"torch {env.get('torch') or 'not installed'}",
         f"{env.get('platform')} ({env.get('cpu_count')} CPUs)",
     ]
+    isolation = run.data.get("isolation")
+    if isolation:  # runs made before isolation existed say nothing of it or of threads
+        threads = run.data.get("threads")
+        parts.append(f"threads per backend: {threads or 'library default'}")
+        in_workers = isolation.get("mode") == "process"
+        parts.append("each backend in its own process" if in_workers else "one process")
     return " · ".join(parts)
 
 

@@ -1,6 +1,8 @@
 """The worker process's side: load one backend, then run the scenarios the harness sends.
 
 Messages in: ("check", scenario, baseline, baseline_name), ("replay", scenario), ("close",).
+A replay of the scenario the worker last received names it by its id alone: the timed re-runs
+of a scenario then cost the pipe a few bytes each.
 Messages out: ("ready", Description), ("usage", text) for a backend name that means nothing,
 ("broken", text) for a backend that raised while loading, and ("outcome", Outcome). An outcome
 with a fault (engine code called `sys.exit()`) is the worker's last: it exits and the harness
@@ -50,6 +52,7 @@ def main(conn: Connection, name: str, isolation: Isolation, path: list[str], cwd
     if local is None:
         return
     gc.freeze()  # what loading made lives as long as the worker; collections skip it
+    held: Any = None  # the last scenario received
     while True:
         try:
             request = conn.recv()
@@ -57,6 +60,9 @@ def main(conn: Connection, name: str, isolation: Isolation, path: list[str], cwd
             return
         if request[0] == "close":
             return
+        if isinstance(request[1], str):
+            request = (request[0], held, *request[2:])
+        held = request[1]
         _answer(conn, local, request, isolation)
 
 

@@ -77,6 +77,7 @@ class Worker:
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._conn: Connection | None = None
+        self._holds: str | None = None  # the id of the scenario the process last received
         self._start()
 
     # --- what the backend is ---------------------------------------------------------------
@@ -122,6 +123,7 @@ class Worker:
 
     def replay(self, scenario: Scenario) -> Outcome:
         return self.finish(self._begin(("replay", scenario), scenario))
+
 
     def begin_check(
         self,
@@ -184,11 +186,14 @@ class Worker:
             problem = self.wait_ready()
             if problem or self.broken:
                 return Pending(limit, 0.0, Fault(Status.CRASH, self.broken or problem))
+        if self._holds == scenario.id:  # the worker has it already: name it
+            request = (request[0], scenario.id, *request[2:])
         try:
             assert self._conn is not None
             self._conn.send(request)
         except (OSError, ValueError):
             return Pending(limit, 0.0, Fault(Status.CRASH, self._died()))
+        self._holds = scenario.id
         return Pending(limit, time.monotonic() + limit)
 
     def _start(self) -> None:
@@ -202,6 +207,7 @@ class Worker:
         process.start()
         theirs.close()
         self._process, self._conn = process, ours
+        self._holds = None
 
     def wait_ready(self) -> str:
         """Wait for the worker's first message; returns a usage problem's text, else ""."""
