@@ -47,6 +47,8 @@ class Mismatch:
     got: str
     detail: str = ""
     expected_from: str | None = None
+    # A gradient's third opinion: what central finite differences say (see finite_difference)
+    finite_difference: str = ""
 
     def message(self) -> str:
         where = self.where
@@ -59,6 +61,8 @@ class Mismatch:
         ]
         if self.detail:
             lines.append(f"    {self.detail}")
+        if self.finite_difference:
+            lines.append(f"    third opinion: {self.finite_difference}")
         return "\n".join(lines)
 
 
@@ -201,7 +205,8 @@ class _Diff:
         worst = np.unravel_index(int(np.argmax(distance)), bad.shape) if bad.ndim else ()
         at = f"{path}[{', '.join(str(int(i)) for i in worst)}]" if worst else path
         detail = (
-            f"{count} of {bad.size} element{'s' * (bad.size != 1)} differ ({rule}); "
+            f"{count} of {bad.size} element{'s' * (bad.size != 1)} "
+            f"{'differs' if count == 1 else 'differ'} ({rule}); "
             f"worst at {at}: expected {want[worst].item()!r}, got {got[worst].item()!r}"
         )
         return self.mismatch(path, "values differ", _array_text(want), _array_text(got), detail)

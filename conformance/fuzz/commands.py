@@ -77,8 +77,19 @@ def add_commands(commands: Any) -> None:
         "gradcheck",
         help="check each differentiable op against finite differences (float64)",
     )
-    gradcheck.add_argument("--backend", required=True, metavar="NAME")
-    gradcheck.add_argument("--seed", type=int, default=0, metavar="S")
+    gradcheck.add_argument(
+        "--backend",
+        required=True,
+        metavar="NAME",
+        help="the backend whose gradients are checked (it needs float64)",
+    )
+    gradcheck.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seeds the points each op is checked at (default 0)",
+    )
     gradcheck.set_defaults(command=gradcheck_command)
 
 

@@ -425,6 +425,14 @@ class _Compiler:
                 return L.CallMethod(obj, func.attr, *self.arguments(node))
             if func.attr in L.ATTRIBUTES:
                 raise self.error(
+            written = _module_prefix(receiver, func.attr)
+            if written:
+                bare = written.split(".", 1)[1]
+                raise self.error(
+                    node,
+                    f"{written}(): drop `{written.split('.')[0]}.`; a spec calls the "
+                    f"backend's functions by their bare names: {bare}(...)",
+                )
                     node, f".{func.attr} is an attribute, not a method: drop the parentheses"
                 )
             raise self.error(
@@ -564,6 +572,17 @@ def _is_true(node: ast.expr) -> bool:
 
 def _is_node(receiver: ast.expr) -> bool:
     """Whether an expression visibly names a graph node: ``….grad_fn`` or an entry of
+def _module_prefix(receiver: ast.expr, name: str) -> str:
+    """`torch.ones` for `torch.ones(3)`, `torch.autograd.grad` for `torch.autograd.grad(...)`:
+    a function the spec language knows, written with its module out of habit ("" if not)."""
+    dotted = ast.unparse(receiver)
+    head, _, tail = dotted.partition(".")
+    if head not in ("torch", "reference"):
+        return ""
+    known = f"{tail}.{name}" if tail else name
+    return f"{dotted}.{name}" if known in L.FUNCTIONS | L.RANDOM else ""
+
+
     ``….next_functions`` (a name bound to a node is not seen: list node_hooks then)."""
     while isinstance(receiver, ast.Subscript):
         receiver = receiver.value

@@ -83,7 +83,7 @@ def test_tolerance_overrides_replace_the_defaults() -> None:
 
 def test_integers_and_booleans_compare_exactly() -> None:
     mismatch = check((1, 2), np.array([1, 3], np.int64))
-    assert mismatch is not None and "1 of 2 elements differ (exact for int64)" in mismatch.detail
+    assert mismatch is not None and "1 of 2 elements differs (exact for int64)" in mismatch.detail
     assert check((True, False), np.array([True, True])) is not None
 
 

@@ -95,7 +95,7 @@ def test_statements_compile_to_the_instruction_set(write_spec) -> None:
     )
     assert isinstance(unpack, L.Assign) and isinstance(unpack.targets[0], L.Unpack)
     assert set_grad == L.Assign(12, (L.GetAttr(L.Var("x"), "grad"),), L.Const(None))
-    assert scale == L.InPlace(13, L.Var("x"), "mul_", L.Const(-2))
+    assert scale == L.InPlace(13, L.Var("x"), "*=", L.Const(-2))
     assert isinstance(hook, L.Assign) and hook.value.args == (L.Hook("record", L.Const("seen")),)
     assert index.value == L.Index(
         L.Var("x"), L.TupleOf((L.Const(0), L.SliceOf(L.Const(1), None, None)))
@@ -140,15 +140,15 @@ def test_hooks_on_nodes_and_after_accumulation_need_their_own_capabilities(write
     assert load_spec(path).needs == {"hooks"}
 
 
-def test_in_place_subtraction_and_division_compile_to_sub_and_div(write_spec) -> None:
+def test_augmented_subtraction_and_division_stay_operators_not_methods(write_spec) -> None:
     path = write_spec(
         "  - |\n    x = ones(2)\n    x -= 1\n    x.grad /= 2\n    y = x.sub_(1).div_(2)\n"
     )
     (step,) = load_spec(path).steps
     assert isinstance(step, Run)
     _, sub, div, methods = step.body
-    assert sub == L.InPlace(11, L.Var("x"), "sub_", L.Const(1))
-    assert div == L.InPlace(12, L.GetAttr(L.Var("x"), "grad"), "div_", L.Const(2))
+    assert sub == L.InPlace(11, L.Var("x"), "-=", L.Const(1))
+    assert div == L.InPlace(12, L.GetAttr(L.Var("x"), "grad"), "/=", L.Const(2))
     assert isinstance(methods, L.Assign) and isinstance(methods.value, L.CallMethod)
     assert methods.value.name == "div_"
     assert load_spec(path).needs == {"inplace"}
@@ -266,7 +266,7 @@ BAD_STEPS = {
     "floor division in place": (
         "  - |\n    x = ones(2)\n    x //= 2\n",
         11,
-        "expected +=, -=, *= or /= (in place)",
+        "expected one of += -= *= /= **= @=",
     ),
     "folded block": ("  - >\n    x = 1\n", 9, "use a `|` block"),
     "empty steps": ("  []\n", 9, "expected at least one step"),
@@ -369,3 +369,17 @@ def test_spec_files_are_found_in_folders_and_globs(tmp_path: Path) -> None:
     ]
     with pytest.raises(UsageError, match="no such file"):
         find_spec_files([str(tmp_path / "missing")])
+
+
+@pytest.mark.parametrize(
+    ("statement", "hint"),
+    [
+        ("y = torch.ones(3)", "torch.ones(): drop `torch.`"),
+        ("g = torch.autograd.grad(x.sum(), x)", "torch.autograd.grad(): drop `torch.`"),
+    ],
+)
+def test_a_torch_prefix_gets_a_hint_to_drop_it(write_spec, statement: str, hint: str) -> None:
+    path = write_spec(f"  - x = ones(2, requires_grad=True)\n  - {statement}\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert f"{path.name}:10" in str(caught.value) and hint in str(caught.value)
