@@ -178,3 +178,28 @@ def test_limits_are_checked(
     args = ["run", "--spec", str(fault_specs), "--report-dir", str(tmp_path), option]
     assert main(args) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_baseline_that_hangs_is_not_run_again_for_the_others(
+    tmp_path: Path, broken_modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The others' cross-checks say the baseline timed out, instead of waiting on it twice."""
+    from conformance.isolation import Isolation, start_executors
+    from conformance.runner import Runner, TimingOptions
+    from conformance.spec import load_spec
+
+    monkeypatch.setenv("FAULTY_ENGINE", "hang")
+    spec = tmp_path / "cross.yaml"
+    spec.write_text(SPEC.format(name="cross", body="exp(x)"))
+    names = ["torchlike:faulty_engine", "reference"]
+    faulty, reference = start_executors(names, Isolation(timeout_s=2))
+    try:
+        runner = Runner(faulty, TimingOptions(0, 0))
+        hung, compared = runner.run_all([load_spec(spec)], [faulty, reference])
+    finally:
+        faulty.close()
+        reference.close()
+    assert hung.status.value == "timeout"
+    assert faulty.restarts == 0  # killed once, and never started again for this scenario
+    note = "cross-backend checks skipped: torchlike:faulty_engine timed out after 2 s"
+    assert any(note in n for n in compared.notes)
