@@ -293,17 +293,25 @@ class Interpreter:
                 self._bind(item_target, item)
 
     def _in_place(self, stmt: L.InPlace) -> None:
+        """`x += v` as Python runs it: the backend applies the augmented operator (the
+        tensor's `__iadd__`, or `__add__` where it has none) and the target is rebound to
+        what it gives, so a tensor without in-place operators shows it."""
         operand = self.eval(stmt.value)
         target = stmt.target
         if isinstance(target, L.Var):
-            self.env[target.name] = self.backend.call_method(
-                self._lookup(target), stmt.method, (operand,), {}
-            )
+            self.env[target.name] = self._augmented(stmt.op, self._lookup(target), operand)
             return
         holder = self.eval(target.obj)
         current = self.backend.get_attr(holder, target.name)
-        result = self.backend.call_method(current, stmt.method, (operand,), {})
+        result = self._augmented(stmt.op, current, operand)
         self.backend.set_attr(holder, target.name, result)
+
+    def _augmented(self, op: str, left: Any, right: Any) -> Any:
+        if op == "**=":
+            problem = power_problem(left, right)
+            if problem is not None:
+                raise ScenarioError(problem)
+        return self.backend.binary(op, left, right)
 
     def _evaluate(self, stmt: L.Evaluate) -> None:
         self.eval(stmt.expr)

@@ -64,7 +64,9 @@ class Backend(Protocol):
     def set_attr(self, obj: Any, name: str, value: Any) -> None: ...
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        """`+ - * / ** @` with Python's operator semantics."""
+        """`+ - * / ** @` with Python's operator semantics, and the augmented `+= -= *= /= **=
+        @=` with augmented assignment's (`operator.iadd` and kin: the tensor's in-place
+        operator, else the plain one): the result is what the target is rebound to."""
         ...
 
     def unary(self, op: str, value: Any) -> Any: ...

@@ -33,6 +33,13 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "/": operator.truediv,
     "**": operator.pow,
     "@": operator.matmul,
+    # `x += v` as Python runs it: __iadd__, or __add__ and a rebind where there is none
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "**=": operator.ipow,
+    "@=": operator.imatmul,
 }
 _DTYPES = ("float32", "float64", "int64", "int32", "bool")
 

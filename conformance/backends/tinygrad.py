@@ -45,6 +45,13 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "/": operator.truediv,
     "**": operator.pow,
     "@": operator.matmul,
+    # `x += v` as Python runs it: __iadd__, or __add__ and a rebind where there is none
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "**=": operator.ipow,
+    "@=": operator.imatmul,
 }
 _IN_PLACE = {  # tinygrad's in-place operators assign the result into the tensor
     "add_": operator.iadd,

@@ -39,7 +39,6 @@ _BINARY = {
     ast.Pow: "**",
     ast.MatMult: "@",
 }
-_IN_PLACE = {ast.Add: "add_", ast.Sub: "sub_", ast.Mult: "mul_", ast.Div: "div_"}
 _METHOD_USES = {
     "register_hook": "hooks",
     "register_post_accumulate_grad_hook": "post_accumulate_hooks",
@@ -198,11 +197,11 @@ class _Compiler:
             targets = tuple(self.target(target) for target in node.targets)
             return L.Assign(line, targets, value)
         if isinstance(node, ast.AugAssign):
-            method = _IN_PLACE.get(type(node.op))
-            if method is None:
+            op = _BINARY.get(type(node.op))
+            if op is None:
                 raise self.error(
                     node,
-                    "expected +=, -=, *= or /= (in place), found another augmented assignment",
+                    "expected one of += -= *= /= **= @=, found another augmented assignment",
                 )
             target = node.target
             if not isinstance(target, (ast.Name, ast.Attribute)):
@@ -210,7 +209,10 @@ class _Compiler:
             compiled = self.expr(target)
             assert isinstance(compiled, (L.Var, L.GetAttr))
             self.scope.uses.add("inplace")
-            return L.InPlace(line, compiled, method, self.expr(node.value))
+            value = self.expr(node.value)
+            if op == "**":
+                self.check_power(node, L.BinOp(op, compiled, value))
+            return L.InPlace(line, compiled, op + "=", value)
         if isinstance(node, ast.Expr):
             return L.Evaluate(line, self.expr(node.value))
         if isinstance(node, ast.With):
@@ -314,7 +316,7 @@ class _Compiler:
             raise self.banned(node)
         raise self.error(node, f"{_describe(node)} is not part of the spec language")
 
-    def check_power(self, node: ast.BinOp, power: L.BinOp) -> None:
+    def check_power(self, node: ast.AST, power: L.BinOp) -> None:
         """Refuse a power of constants too large to compute (`10**10**10`) now, not at run
         time; powers of variables are bounded when they run."""
         problem = power_problem(_constant(power.left), _constant(power.right))

@@ -112,7 +112,7 @@ CAPABILITIES = {
     "retain_grad": "retain_grad() / retains_grad on non-leaves",
     "create_graph": "higher-order gradients through create_graph=True",
     "autograd_grad": "autograd.grad and autograd.backward",
-    "inplace": "add_, sub_, mul_, div_, zero_ and += -= *= /= on tensors",
+    "inplace": "add_, sub_, mul_, div_, zero_ and += -= *= /= **= @= on tensors",
     "version_counter": "errors for in-place changes to tensors saved for backward",
     "graph_introspection": "grad_fn.next_functions and AccumulateGrad nodes",
     "requires_grad": "the requires_grad flag: read, set, requires_grad_() or requires_grad=False",
@@ -121,6 +121,8 @@ CAPABILITIES = {
 }
 
 BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "@"})
+# `x += v` and its kin: Python's augmented assignment, run as written (`operator.iadd`).
+AUGMENTED_OPERATORS = frozenset(op + "=" for op in BINARY_OPERATORS)
 
 
 # --- expressions -------------------------------------------------------------------------
@@ -263,12 +265,14 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class InPlace:
-    """`x += v` (and `-=`, `*=`, `/=`): calls `add_` (`sub_`, `mul_`, `div_`) and binds the
-    result, as Python does."""
+    """`x += v` (and `-=`, `*=`, `/=`, `**=`, `@=`), as Python runs it: the tensor's in-place
+    operator (`__iadd__`), or where it has none the plain one (`__add__`), and the target is
+    rebound to the result. `op` is the augmented operator as written (`+=`). `x.add_(v)` is
+    a method call, not this."""
 
     line: int
     target: Var | GetAttr
-    method: str
+    op: str
     value: Expr
 
 
