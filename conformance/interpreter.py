@@ -206,6 +206,10 @@ class Interpreter:
             expected = DTypeValue(str(expected))
         elif key == "shape":
             got = tuple(observe(backend, backend.get_attr(value, "shape")))  # type: ignore[arg-type]
+        elif key == "stride":  # in elements, as torch's stride() gives them
+            got = tuple(observe(backend, backend.call_method(value, "stride", (), {})))  # type: ignore[arg-type]
+        elif key == "is_contiguous":
+            got = backend.call_method(value, "is_contiguous", (), {})
         elif key == "grad_fn":
             node = backend.get_attr(value, "grad_fn")
             got = None if node is None else str(backend.call_method(node, "name", (), {}))

@@ -354,6 +354,21 @@ class Tensor(TensorOps):
         return self._vc[0]
 
     # -- metadata and conversion -----------------------------------------------------------
+    def stride(self, dim: int | None = None) -> Any:
+        """The steps between elements, in elements (numpy counts bytes)."""
+        steps = tuple(step // self._data.itemsize for step in self._data.strides)
+        if dim is None:
+            return steps
+        if not -len(steps) <= dim < len(steps):
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of "
+                f"[{-len(steps)}, {len(steps) - 1}], but got {dim})"
+            )
+        return steps[dim]
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
     @property
     def dtype(self) -> DType:
         return dtypes.from_numpy(self._data.dtype)

@@ -52,6 +52,11 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 _IN_PLACE = {"add_": operator.iadd, "sub_": operator.isub, "mul_": operator.imul}
 _IN_PLACE["div_"] = operator.itruediv
 _FACTORIES = frozenset({"tensor", "ones", "zeros", "ones_like", "zeros_like"})
+# torch's layout methods, read off the numpy array underneath (numpy counts strides in bytes)
+_LAYOUT: dict[str, Callable[[np.ndarray], Any]] = {
+    "stride": lambda array: tuple(step // array.itemsize for step in array.strides),
+    "is_contiguous": lambda array: bool(array.flags.c_contiguous),
+}
 # A gradient is a numpy array in mygrad, which it treats as a constant: no graph, no gradient.
 _ARRAY_ATTRIBUTES: dict[str, Callable[[np.ndarray], Any]] = {
     "requires_grad": lambda array: False,
@@ -186,6 +191,8 @@ class MyGrad:
             return obj.shape if not args else obj.shape[args[0]]
         if name == "tolist":
             return obj.data.tolist()
+        if name in _LAYOUT:
+            return _LAYOUT[name](obj.data)
         return getattr(obj, name)(*args, **kwargs)  # backward, item
 
     def _reduce(self, name: str, obj: Any, dim: Any = None, keepdim: bool = False) -> Any:
@@ -251,4 +258,6 @@ def _array_method(array: Any, name: str, args: Sequence[Any]) -> Any:
         return _IN_PLACE[name](array, *args)
     if name == "tolist":
         return array.tolist()
+    if name in _LAYOUT:
+        return _LAYOUT[name](array)
     return getattr(array, name)(*args)

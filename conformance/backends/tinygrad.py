@@ -37,6 +37,7 @@ _MISSING = {
     "create_graph": "tinygrad has no autograd.grad(create_graph=True)",
     "graph_introspection": "tinygrad has no grad_fn nodes",
     "version_counter": "tinygrad has no version counter on its tensors",
+    "strides": "tinygrad tensors are lazy and have no stride() or is_contiguous()",
 }
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,

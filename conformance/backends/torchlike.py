@@ -152,6 +152,7 @@ class TorchLike:
             "retain_grad": ("retain_grad", "retains_grad"),
             "inplace": ("add_", "sub_", "mul_", "div_", "zero_"),
             "version_counter": ("_version",),
+            "strides": ("stride", "is_contiguous"),
         }
         for capability, attributes in methods.items():
             for attribute in attributes:

@@ -118,6 +118,7 @@ CAPABILITIES = {
     "requires_grad": "the requires_grad flag: read, set, requires_grad_() or requires_grad=False",
     "grad_fn": "grad_fn nodes and is_leaf",
     "grad_mode": "no_grad, enable_grad, set_grad_enabled and is_grad_enabled",
+    "strides": "stride() and is_contiguous() on tensors: their memory layout",
 }
 
 BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "@"})

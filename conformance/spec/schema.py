@@ -37,7 +37,17 @@ from conformance.versions import parse_range
 FORMAT_VERSION = 1
 _TOP_REQUIRED = ("spec", "id", "title", "tags", "requires", "source", "rationale", "steps")
 _TOP_OPTIONAL = ("seed", "torch")
-_META_KEYS = ("dtype", "shape", "requires_grad", "is_leaf", "grad_fn", "retains_grad", "is_none")
+_META_KEYS = (
+    "dtype",
+    "shape",
+    "stride",
+    "is_contiguous",
+    "requires_grad",
+    "is_leaf",
+    "grad_fn",
+    "retains_grad",
+    "is_none",
+)
 _EXPECT_KEYS = ("expect", "value", "rtol", "atol", *_META_KEYS, "warns", "match")
 _RAISES_KEYS = ("raises", "match", "run")
 _WARNS_KEYS = ("warns", "match", "run")
@@ -296,7 +306,13 @@ def _regex(node: Node) -> re.Pattern[str]:
 
 # --- metadata keys ----------------------------------------------------------------------------
 
-_META_USES = {"requires_grad": "requires_grad", "grad_fn": "grad_fn", "is_leaf": "grad_fn"}
+_META_USES = {
+    "requires_grad": "requires_grad",
+    "grad_fn": "grad_fn",
+    "is_leaf": "grad_fn",
+    "stride": "strides",
+    "is_contiguous": "strides",
+}
 
 
 def _dtype(node: Node) -> str:
@@ -313,6 +329,13 @@ def _shape(node: Node) -> tuple[int, ...]:
     return tuple(dims)
 
 
+def _stride(node: Node) -> tuple[int, ...]:
+    steps = [_get(item, "stride", int) for item in _items(node, "stride")]
+    if any(step < 0 for step in steps):
+        raise SpecError(node.where, f"stride: expected non-negative steps, found {steps}")
+    return tuple(steps)
+
+
 def _grad_fn(node: Node) -> str | None:
     if node.value is None:
         return None
@@ -326,6 +349,8 @@ def _flag(key: str) -> Callable[[Node], bool]:
 _META_READERS: dict[str, Callable[[Node], object]] = {
     "dtype": _dtype,
     "shape": _shape,
+    "stride": _stride,
+    "is_contiguous": _flag("is_contiguous"),
     "grad_fn": _grad_fn,
     "requires_grad": _flag("requires_grad"),
     "is_leaf": _flag("is_leaf"),
