@@ -287,7 +287,9 @@ class Function(Node):
                 origin = self if tensor is None else tensor.grad_fn
                 raise RuntimeError(_version_error(data, origin, box[0], version))
             if not graph:
-                values[slot] = data
+                # an input is saved as the tensor itself, so `x.data = t` since shows (torch
+                # saves the variable); the result is saved apart, as its data then
+                values[slot] = data if tensor is None else tensor._data
             elif tensor is None:  # our own result: a tensor whose grad_fn is this node
                 values[slot] = Tensor(data, True, self)
             else:
