@@ -74,8 +74,10 @@ class Interpreter:
         checking: bool = True,
         baseline: Mapping[int, object] | None = None,
         baseline_name: str | None = None,
+        finite_differences: bool = True,
     ) -> None:
         self.scenario = scenario
+        self.finite_differences = finite_differences  # label gradient diffs (a re-run each)
         self.backend = backend
         self.checking = checking
         self.baseline = baseline
@@ -179,6 +181,10 @@ class Interpreter:
             atol=step.atol,
             expected_from=expected_from,
         )
+        if mismatch is not None and self.finite_differences:
+            from conformance.finite_difference import annotate  # it builds on this module
+
+            mismatch = annotate(self, step, mismatch, expected, observed)
         self._report(mismatch)
 
     def _check_meta(self, check: MetaCheck, value: Any, source: str, where: Where) -> None:

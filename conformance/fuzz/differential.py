@@ -64,12 +64,15 @@ class Differential:
 
     def run(self, program: Program) -> Verdict:
         scenario = compile_program(program)
-        oracle = _observe(scenario, Interpreter(scenario, self.oracle).run())
+        # No finite-difference opinions while searching: the shrunk spec's run gives them.
+        oracle_run = Interpreter(scenario, self.oracle, finite_differences=False).run()
+        oracle = _observe(scenario, oracle_run)
         tested_outcome = Interpreter(
             scenario,
             self.tested,
             baseline=oracle.outcome.observations,
             baseline_name=self.oracle.name,
+            finite_differences=False,
         ).run()
         tested = _observe(scenario, tested_outcome)
         mismatches = [m for m in tested_outcome.mismatches if m.expected_from is not None]
