@@ -20,6 +20,7 @@ from typing import Any
 
 from conformance import specset
 from conformance.backends.base import Backend
+from conformance.diff import Mismatch
 from conformance.isolation import Executor, executor_for
 from conformance.repro import repro
 from conformance.results import ScenarioResult, Status
@@ -244,18 +245,7 @@ def _result(
             "strict": result.expected.strict,
         }
     if result.mismatches:
-        entry["diffs"] = [
-            {
-                "step": str(m.where.step),
-                "path": m.path,
-                "problem": m.problem,
-                "expected": m.expected,
-                "got": m.got,
-                "detail": m.detail,
-                "message": m.message(),
-            }
-            for m in result.mismatches
-        ]
+        entry["diffs"] = [_diff(m) for m in result.mismatches]
     if result.error is not None:
         error = result.error
         entry["error"] = {
@@ -287,6 +277,21 @@ def _result(
     if result.notes:
         entry["notes"] = list(result.notes)
     return entry
+
+
+def _diff(mismatch: Mismatch) -> dict[str, str]:
+    found = {
+        "step": str(mismatch.where.step),
+        "path": mismatch.path,
+        "problem": mismatch.problem,
+        "expected": mismatch.expected,
+        "got": mismatch.got,
+        "detail": mismatch.detail,
+        "message": mismatch.message(),
+    }
+    if mismatch.finite_difference:
+        found["finite_difference"] = mismatch.finite_difference
+    return found
 
 
 def _sig(value: float) -> float:

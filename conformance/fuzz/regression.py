@@ -71,7 +71,7 @@ def build(
     tags = ["fuzz", "regression", *sorted(features_of(verdict.program.ops))]
     runner = Runner(None, TimingOptions(warmup=0, repeat=0))
 
-    def run(title: str) -> tuple[str, ScenarioResult, ScenarioResult]:
+    def run(title: str, opinion: str = "") -> tuple[str, ScenarioResult, ScenarioResult]:
         header = [
             ("spec", "1"),
             ("id", scenario_id),
@@ -83,7 +83,7 @@ def build(
                 "rationale",
                 emit.text(
                     f"{origin.tested} and {origin.oracle} disagreed on this program, shrunk by "
-                    f"conformance fuzz; the pinned behaviour is {origin.oracle}'s."
+                    f"conformance fuzz; the pinned behaviour is {origin.oracle}'s.{opinion}"
                 ),
             ),
         ]
@@ -96,10 +96,21 @@ def build(
     text, oracle_result, tested_result = run(where)
     if tested_result.mismatches:
         first = tested_result.mismatches[0]
-        text, oracle_result, tested_result = run(f"{where} at {first.path}")
+        text, oracle_result, tested_result = run(
+            f"{where} at {first.path}", third_opinion(tested_result)
+        )
     elif tested_result.error is not None:
         text, oracle_result, tested_result = run(f"{where}: {tested_result.error.type}")
     return Regression(scenario_id, path, text, len(steps), oracle_result, tested_result)
+
+
+def third_opinion(result: ScenarioResult) -> str:
+    """What finite differences say about the first gradient diff, for the rationale: whether
+    the backend has a maths bug or a convention of its own at a non-differentiable point."""
+    for mismatch in result.mismatches:
+        if mismatch.finite_difference:
+            return f" Third opinion at {mismatch.path}: {mismatch.finite_difference}."
+    return ""
 
 
 def render_steps(verdict: Verdict) -> list[str]:
