@@ -115,6 +115,9 @@ def opinion(
     value, evaluate = _rerun(scenario, step, engine, base)
     if base.hazard:
         raise NoOpinion(base.hazard)
+    once = time.perf_counter() - start
+    if 3 * once > budget_s:  # an element needs two re-runs, and the first must fit
+        raise NoOpinion(f"one re-run takes {once:.2g} s, over a third of the {budget_s:g} s budget")
     target = _resolve(step, mismatch, _Base(base, engine, evaluate), value)
     if target.index_map.shape != got.shape:
         raise NoOpinion(
