@@ -58,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add_backend_options(group.addoption, prefix="--conformance-")
     group.addoption(
+        "--conformance-installed",
+        action="store_true",
+        help="also collect the installed spec set, the one `conformance run` runs by default "
+        "(no specs/ folder needed); implies --conformance",
+    )
+    group.addoption(
         "--conformance-unavailable",
         choices=UNAVAILABLE_MODES,
         default="fail",
@@ -74,8 +80,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not (config.getoption("conformance") or config.getoption("conformance_backend")):
+    wanted = ("conformance", "conformance_backend", "conformance_installed")
+    if not any(config.getoption(option) for option in wanted):
         return
+    if config.getoption("conformance_installed"):
+        from conformance.errors import UsageError
+        from conformance.specset import installed_folder
+
+        try:
+            config.args.append(str(installed_folder()))  # collected as if named
+        except UsageError as exc:
+            raise pytest.UsageError(f"conformance: {exc}") from None
     session = ConformanceSession.from_config(config)
     config.stash[_SESSION] = session
     config.pluginmanager.register(session, "conformance-session")

@@ -15,6 +15,7 @@ from conformance.errors import UsageError
 from conformance.runfile import load_run
 from conformance.spec import find_spec_files, load_each_spec
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).parents[2]
 PASS = str(Path(__file__).parent / "data" / "pass")
 VERSION = importlib.metadata.version("autograd-conformance")
@@ -120,3 +121,14 @@ def test_paths_alone_record_no_version(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "runs" / "latest.json").read_text(encoding="utf-8"))
     assert data["specs"]["version"] is None
     assert [source["origin"] for source in data["specs"]["sources"]] == ["path"]
+
+
+def test_the_pytest_plugin_collects_the_installed_set_on_request(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--conformance-installed", "--conformance-backend",
+        "reference", "-k", "in27_add", "-v",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*in27_add.yaml::tutorial.in27_add?reference? PASSED*"])
