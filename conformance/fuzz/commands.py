@@ -43,7 +43,9 @@ def add_commands(commands: Any) -> None:
     fuzz.add_argument(
         "--out",
         metavar="DIR",
-        help="where the shrunk spec goes (default: specs/regressions)",
+        help="where the shrunk spec goes (default: specs/regressions under the working "
+        "folder: in a checkout, the shipped spec set's own; elsewhere, run yours beside the "
+        "installed set with `conformance run --extend-spec specs/regressions`)",
     )
     fuzz.add_argument(
         "--tag",
