@@ -425,8 +425,6 @@ class _Compiler:
                     self.scope.uses.add("requires_grad")  # requires_grad_() asks for a gradient
                 obj = self.expr(receiver)
                 return L.CallMethod(obj, func.attr, *self.arguments(node))
-            if func.attr in L.ATTRIBUTES:
-                raise self.error(
             written = _module_prefix(receiver, func.attr)
             if written:
                 bare = written.split(".", 1)[1]
@@ -435,6 +433,8 @@ class _Compiler:
                     f"{written}(): drop `{written.split('.')[0]}.`; a spec calls the "
                     f"backend's functions by their bare names: {bare}(...)",
                 )
+            if func.attr in L.ATTRIBUTES:
+                raise self.error(
                     node, f".{func.attr} is an attribute, not a method: drop the parentheses"
                 )
             raise self.error(
@@ -572,8 +572,6 @@ def _is_true(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
 
 
-def _is_node(receiver: ast.expr) -> bool:
-    """Whether an expression visibly names a graph node: ``….grad_fn`` or an entry of
 def _module_prefix(receiver: ast.expr, name: str) -> str:
     """`torch.ones` for `torch.ones(3)`, `torch.autograd.grad` for `torch.autograd.grad(...)`:
     a function the spec language knows, written with its module out of habit ("" if not)."""
@@ -585,6 +583,8 @@ def _module_prefix(receiver: ast.expr, name: str) -> str:
     return f"{dotted}.{name}" if known in L.FUNCTIONS | L.RANDOM else ""
 
 
+def _is_node(receiver: ast.expr) -> bool:
+    """Whether an expression visibly names a graph node: ``….grad_fn`` or an entry of
     ``….next_functions`` (a name bound to a node is not seen: list node_hooks then)."""
     while isinstance(receiver, ast.Subscript):
         receiver = receiver.value
