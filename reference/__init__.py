@@ -7,7 +7,7 @@
 - ``function.py``: the graph node base class and saved-tensor bookkeeping;
 - ``ops/``: one class per op, ``forward`` and ``backward`` side by side;
 - ``engine.py``: the backward walk, and the one place that un-broadcasts, casts and
-  accumulates gradients.
+  accumulates gradients (``hooks.py``: what each kind of hook is shown and may hand back).
 
 It is the executable meaning of the conformance specs, so it aims to be exact and readable
 first and fast second.

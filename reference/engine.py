@@ -1,16 +1,22 @@
 """The backward pass: count dependencies, walk the graph in reverse, accumulate into leaves.
 
 Everything gradients have in common lives here, once: summing a broadcast gradient back to
-the input's shape, casting it to the input's dtype, tensor hooks, ``retain_grad``, adding
-into ``.grad`` in place, and freeing saved tensors unless ``retain_graph`` is set.
+the input's shape, casting it to the input's dtype, ``retain_grad``, adding into ``.grad`` in
+place, and freeing saved tensors unless ``retain_graph`` is set. In four parts:
+
+- ``Plan``: which nodes a partial pass (``autograd.grad``, ``backward(inputs=...)``) runs;
+- ``Buffers``: each node's gradient so far, and the rules for when an array is the engine's
+  own to add into in place or for a leaf to take as its ``.grad``;
+- ``_Walk``: the order (latest node first) and one node's step;
+- ``hooks.py``: what each kind of hook is shown and may hand back.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,10 +24,13 @@ import numpy as np
 from . import _quiet
 from .function import AccumulateGrad, Function, Node
 from .grad_mode import state
+from .hooks import before_node, hooked, kept, node_hooks, shown, tensor_hooks
 from .ops import unary
-from .ops._math import dense, written
+from .ops._math import dense
 from .ready_queue import pop_order
 from .tensor import Tensor
+
+__all__ = ["Buffers", "Plan", "run", "shown"]
 
 # ties in the ready heap go by this count: any increasing numbers do, so one counter serves
 # every backward
@@ -43,154 +52,19 @@ def run(
     ``only`` (``backward(inputs=...)``), run just those nodes and the ones that lead to them.
     """
     dependencies = _dependencies(roots)
-    needed: tuple[set[Node], set[Node]] | None = None
-    if capture is not None:
-        needed = _leading_to(capture, set(dependencies))
-    elif only is not None:
-        below, targets = _leading_to(only, set(dependencies))
-        needed = (below | targets, set())
-    lone_root = roots[0] if len(roots) == 1 else None
-    captured: dict[Node, Any] = {}
-
-    # Each node's gradient so far. `owned` holds the nodes whose buffer is an array the
-    # engine made, whose memory nobody else can see: later gradients are added into it in
-    # place (as torch's input buffers do when they alone hold the storage).
-    buffers: dict[Node, Any] = {}
-    owned: set[Node] = set()
-    # Arrays someone else may hold: the roots' gradients (a user's own tensors, perhaps) and
-    # what hooks were shown, by id (kept alive here, so that no id is reused). A leaf takes
-    # any other array as its .grad without a copy, a view of a held one included: torch's
-    # AccumulateGrad steals a tensor nobody else references, whatever its memory.
-    held: dict[int, Any] = {}
-    for root, grad in zip(roots, grads):
-        buffers[root] = grad if root not in buffers else buffers[root] + grad
-        held[id(grad)] = grad
-    # The latest node runs first; ties (leaves, which all run first) go in the order they
-    # became ready, as in torch's queue for two of them. Roots go in all at once, so for
-    # three leaves or more their order is the one torch's heap gives (pop_order).
-    node: Node | None = None  # the next node to run, when it is known without the heap
-    ready: list[tuple[float, int, Node]] = []
-    if len(buffers) == 1 and dependencies[roots[0]] == 0:
-        node = roots[0]  # one root: it runs first
-    else:
-        # torch's root node hands the roots over in order, one given twice at its last copy
-        last = {root: i for i, root in enumerate(roots)}
-        handed = [r for r in sorted(last, key=last.__getitem__) if dependencies[r] == 0]
-        ready = [(-r._seq, next(_ORDER), r) for r in pop_order(handed)]
-        heapq.heapify(ready)
-
+    plan = None if capture is None and only is None else Plan.of(capture, only, dependencies)
+    walk = _Walk(dependencies, plan, Buffers(roots, grads), retain_graph, create_graph, roots)
     previous = state.grad_enabled
     state.grad_enabled = create_graph  # backward formulas are recorded only for create_graph
     silenced = _quiet.enter()  # torch computes inf and nan silently
     try:
-        while node is not None or ready:
-            if node is None:
-                node = heapq.heappop(ready)[2]
-            grad = buffers.pop(node, None)
-            mine = node in owned
-            if needed is not None:
-                runs = node in needed[0]
-                if node in needed[1]:
-                    # torch captures a node it runs anyway before that node's tensor
-                    # hooks (which may then edit what it captured in place), and runs the
-                    # hooks of a node it only captures at, first
-                    if runs:
-                        captured[node] = grad = shown(grad)
-                        held[id(grad)] = grad
-                    else:
-                        captured[node] = _hooked(node, grad)
-                    mine = False
-                elif not runs and node is lone_root:
-                    _hooked(node, grad)  # torch visits a lone root even when not needed
-                if not runs:
-                    node = None
-                    continue
-            post = node._post_hooks
-            if node._hooks or node._pre_hooks or post:  # rare: kept off the common path
-                shown_to: list[weakref.ref[Tensor]] = []
-                grad = _before_hooks(node, grad, create_graph, shown_to)
-                mine = False  # a hook may have kept the gradient it was shown
-                if node.__class__ is not AccumulateGrad or _kept(grad, shown_to):
-                    held[id(grad)] = grad
-            if node.__class__ is AccumulateGrad:
-                if grad is not None:
-                    hooked = bool(node._pre_hooks or post)
-                    _accumulate(node.variable, grad, id(grad) not in held, hooked)
-                if post:
-                    _node_hooks(post, (), create_graph, (grad,))
-                node = None
-                continue
-            fn: Function = node  # type: ignore[assignment]  # all other nodes are
-            edges = fn._next
-            shared = False  # whether one array goes down two edges (Add's g, g)
-            if post:
-                outputs: Any = _with_post_hooks(fn, grad, post, needed, retain_graph, create_graph)
-                shared = True  # a hook may keep what it was shown: the engine owns none of it
-                held.update((id(g), g) for g in outputs)
-            elif grad is None:
-                outputs = (None,) * len(edges)
-            else:
-                outputs = fn.backward(grad)
-                if len(edges) == 1:
-                    outputs = (outputs,)
-                elif len(edges) == 2:
-                    shared = outputs[0] is outputs[1] and None not in edges
-                    if shared and edges[0] is edges[1]:
-                        outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
-                else:
-                    shared = _shared(outputs, edges)
-                if shared:  # until every edge has taken it, one array has two holders
-                    held.update((id(g), g) for g in outputs)
-                if not retain_graph:
-                    fn.release()
-            follow = None  # the one child that became ready, if only one did
-            meta = fn._meta
-            if create_graph and not post:
-                # torch fits every gradient to its input before it sums any into a buffer,
-                # which orders the nodes a recorded backward makes (only tensors record;
-                # arrays are fitted below, where the engine tracks whether it owns them)
-                outputs = [
-                    _fit(g, *meta[i], node, i) if child is not None and g.__class__ is Tensor else g
-                    for i, (child, g) in enumerate(zip(edges, outputs))
-                ]
-            for i, child in enumerate(edges):
-                if child is None:
-                    continue
-                g = outputs[i]
-                if g is not None:
-                    shape, dtype = meta[i]
-                    if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
-                        # a new array owns its memory (it has no base), a view does not;
-                        # the gradient the node was given is the engine's only if it was
-                        fresh = not shared and (mine if g is grad else g.base is None)
-                    else:
-                        fitted = _fit(g, shape, dtype, node, i)
-                        fresh, g = fitted is not g, fitted
-                    previous_g = buffers.get(child)
-                    if previous_g is None:
-                        buffers[child] = g
-                        if fresh and g.__class__ is np.ndarray:
-                            owned.add(child)
-                    else:
-                        _add_into(buffers, owned, child, previous_g, g, fresh)
-                remaining = dependencies[child] - 1
-                dependencies[child] = remaining
-                if remaining == 0:
-                    if follow is not None:
-                        heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
-                    follow = child
-            # the common case, a chain: the child runs next without a trip through the heap
-            # (a leaf, seq inf, waits behind a leaf that became ready before it)
-            if follow is not None and ready and not -follow._seq < ready[0][0]:
-                heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
-                follow = None
-            node = follow
+        walk.run()
     finally:
         _quiet.leave(silenced)
         state.grad_enabled = previous
     if capture is None:
         return None
-    return [captured.get(node) for node in capture]
+    return [walk.captured.get(node) for node in capture]
 
 
 def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
@@ -209,57 +83,44 @@ def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
     return dependencies
 
 
-def _once_doubled(
-    outputs: Sequence[Any], grad: Any, mine: bool, meta: tuple[tuple[int, ...], np.dtype]
-) -> tuple[Sequence[Any], bool]:
-    """One array sent down both edges to the same node (``x * x``, ``y + y``): when the
-    engine owns it and it fits, it is added to itself in place and sent once, which is
-    bit for bit the sum of the two. Else it stays as it is, shared."""
-    g = outputs[0]
-    fits = g.__class__ is np.ndarray and g.shape == meta[0] and g.dtype == meta[1]
-    if fits and (mine if g is grad else g.base is None):
-        return (np.add(g, g, out=g), None), False
-    return outputs, True
+# --- the plan of a partial pass --------------------------------------------------------------
 
 
-def _shared(outputs: Sequence[Any], edges: Sequence[Node | None]) -> bool:
-    """Whether one array goes down two of a node's edges: then it must stay as it is until
-    both have taken it, even when both lead to the same node."""
-    sent = [id(g) for g, child in zip(outputs, edges) if g is not None and child is not None]
-    return len(set(sent)) < len(sent)
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a partial pass does: the nodes it ``runs``, and the nodes it ``captures`` at
+    (``autograd.grad``'s inputs: the gradient arriving there is handed back, not passed on
+    unless the node runs anyway). A whole ``backward()`` has no plan: every node runs."""
+
+    runs: set[Node]
+    captures: set[Node]
+
+    @classmethod
+    def of(
+        cls,
+        capture: Sequence[Node] | None,
+        only: Sequence[Node | None] | None,
+        graph: dict[Node, int],
+    ) -> Plan | None:
+        """``autograd.grad`` runs the nodes that lead to a captured one; ``backward(inputs=)``
+        runs those that lead to one of ``only`` and those nodes themselves, capturing none."""
+        if capture is not None:
+            return cls(_leading_to(capture, graph), {t for t in capture if t is not None})
+        if only is not None:
+            targets = {t for t in only if t is not None}
+            return cls(_leading_to(targets, graph) | targets, set())
+        return None
+
+    def wants(self, node: Node) -> bool:
+        """Whether a gradient sent to ``node`` is used: it runs there or is captured."""
+        return node in self.runs or node in self.captures
 
 
-def _add_into(
-    buffers: dict[Node, Any], owned: set[Node], node: Node, previous: Any, g: Any, fresh: bool
-) -> None:
-    """Add ``g`` to ``node``'s gradient so far: in place into an array the engine owns, else
-    into a new array, which the engine then owns. ``fresh``: nothing else can see ``g``."""
-    if g.__class__ is not np.ndarray or previous.__class__ is not np.ndarray:
-        buffers[node] = previous + g  # tensors (create_graph): the sum itself is recorded
-        owned.discard(node)
-    elif node in owned and _fits_into(previous, g):
-        np.add(previous, g, out=previous)
-    elif fresh and _fits_into(g, previous):
-        buffers[node] = np.add(g, previous, out=g)  # addition commutes, bit for bit
-        owned.add(node)
-    else:
-        total = buffers[node] = previous + g
-        if total.__class__ is np.ndarray:
-            owned.add(node)
-        else:  # 0-d arithmetic gives a numpy scalar
-            owned.discard(node)
-
-
-def _fits_into(target: np.ndarray, g: np.ndarray) -> bool:
-    """Whether ``target += g`` gives what ``target + g`` would: same shape and dtype."""
-    return target.shape == g.shape and target.dtype == g.dtype
-
-
-def _leading_to(targets: Sequence[Node | None], graph: set[Node]) -> tuple[set[Node], set[Node]]:
-    """(nodes to run, nodes to capture at): a node runs if a capture target is below it."""
+def _leading_to(targets: Sequence[Node | None] | set[Node], graph: dict[Node, int]) -> set[Node]:
+    """The nodes of ``graph`` with a node of ``targets`` below them."""
     target_set = {t for t in targets if t is not None}
     memo: dict[Node, bool] = {}
-    return {n for n in graph if _leads(n, target_set, memo)}, target_set
+    return {n for n in graph if _leads(n, target_set, memo)}
 
 
 def _leads(node: Node, targets: set[Node], memo: dict[Node, bool]) -> bool:
@@ -275,6 +136,338 @@ def _leads(node: Node, targets: set[Node], memo: dict[Node, bool]) -> bool:
     )
     memo[node] = result
     return result
+
+
+# --- gradient buffers and who owns their memory ----------------------------------------------
+
+
+class Buffers:
+    """Each node's gradient so far (``grads``), and who may see each array.
+
+    Adding a gradient in place, or letting a leaf take one as its ``.grad`` without a copy,
+    is right only when nothing else can see that memory: torch's input buffers add in place
+    when they alone hold the storage, and its AccumulateGrad steals a tensor nobody else
+    references. The rules (``_Walk.run`` spells the common ones out, for speed):
+
+    - ``owned``: the nodes whose buffer is an ``np.ndarray`` the engine made and nothing
+      else can see. Only these are added into in place. When a node runs, its gradient is
+      ``mine`` if the node is owned.
+    - unseen: an array a node's backward returns may become owned when it goes down one
+      edge only and is a new array (no base: a view's memory is someone else's), or is the
+      very gradient the node was given, when that was ``mine``. A gradient the engine had
+      to fit (sum or cast) is a new array.
+    - ``held``: every array someone outside the engine may hold, by id: the roots'
+      gradients (a user's own tensors, perhaps), what hooks were shown or returned, and an
+      array sent down two edges (until both took it). Holding them keeps their ids from
+      being reused during the pass. A leaf copies a held array and takes any other as its
+      ``.grad``, a view of a held one included, as torch's AccumulateGrad steals.
+    """
+
+    __slots__ = ("grads", "owned", "held")
+
+    def __init__(self, roots: Sequence[Node], grads: Sequence[Any]) -> None:
+        self.grads: dict[Node, Any] = {}
+        self.owned: set[Node] = set()
+        self.held: dict[int, Any] = {}
+        for root, grad in zip(roots, grads):
+            known = self.grads.get(root)
+            self.grads[root] = grad if root not in self.grads else known + grad
+            self.held[id(grad)] = grad
+
+    def hold(self, grad: Any) -> None:
+        """Someone outside the engine may now hold ``grad``."""
+        self.held[id(grad)] = grad
+
+    def hold_all(self, grads: Sequence[Any]) -> None:
+        self.held.update((id(g), g) for g in grads)
+
+    def receive(self, node: Node, g: Any, fresh: bool) -> None:
+        """Add ``g`` to ``node``'s gradient so far; ``fresh``: nothing else can see ``g``."""
+        previous = self.grads.get(node)
+        if previous is not None:
+            self._add(node, previous, g, fresh)
+        else:
+            self.grads[node] = g
+            if fresh and g.__class__ is np.ndarray:
+                self.owned.add(node)
+
+    def _add(self, node: Node, previous: Any, g: Any, fresh: bool) -> None:
+        """A later gradient: in place into an array the engine owns, else into ``g`` when
+        it is fresh, else into a new array; the engine owns the sum in all three."""
+        grads, owned = self.grads, self.owned
+        if g.__class__ is not np.ndarray or previous.__class__ is not np.ndarray:
+            grads[node] = previous + g  # tensors (create_graph): the sum itself is recorded
+            owned.discard(node)
+        elif node in owned and _fits_into(previous, g):
+            np.add(previous, g, out=previous)
+        elif fresh and _fits_into(g, previous):
+            grads[node] = np.add(g, previous, out=g)  # addition commutes, bit for bit
+            owned.add(node)
+        else:
+            total = grads[node] = previous + g
+            if total.__class__ is np.ndarray:
+                owned.add(node)
+            else:  # 0-d arithmetic gives a numpy scalar
+                owned.discard(node)
+
+
+def _fits_into(target: np.ndarray, g: np.ndarray) -> bool:
+    """Whether ``target += g`` gives what ``target + g`` would: same shape and dtype."""
+    return target.shape == g.shape and target.dtype == g.dtype
+
+
+# --- the walk --------------------------------------------------------------------------------
+
+
+class _Walk:
+    """One backward pass: nodes run latest first, each once every edge into it has
+    delivered, and each hands one gradient per edge on to ``buffers``.
+
+    The latest node runs first; ties (leaves, which all run first) go in the order they
+    became ready, as in torch's queue for two of them. Roots go in all at once, so for three
+    leaves or more their order is the one torch's heap gives (``pop_order``). In a chain the
+    one child that became ready runs next without a trip through the heap."""
+
+    __slots__ = (
+        "dependencies",
+        "plan",
+        "buffers",
+        "retain_graph",
+        "create_graph",
+        "roots",
+        "ready",
+        "first",
+        "captured",
+    )
+
+    def __init__(
+        self,
+        dependencies: dict[Node, int],
+        plan: Plan | None,
+        buffers: Buffers,
+        retain_graph: bool,
+        create_graph: bool,
+        roots: Sequence[Node],
+    ) -> None:
+        self.dependencies, self.plan, self.buffers = dependencies, plan, buffers
+        self.retain_graph, self.create_graph, self.roots = retain_graph, create_graph, roots
+        self.captured: dict[Node, Any] = {}
+        self.ready: list[tuple[float, int, Node]] = []
+        self.first: Node | None = None  # the first node to run, when known without the heap
+        if len(buffers.grads) == 1 and dependencies[roots[0]] == 0:
+            self.first = roots[0]  # one root: it runs first
+        else:
+            # torch's root node hands the roots over in order, one given twice at its last copy
+            last = {root: i for i, root in enumerate(roots)}
+            handed = [r for r in sorted(last, key=last.__getitem__) if dependencies[r] == 0]
+            self.ready = [(-r._seq, next(_ORDER), r) for r in pop_order(handed)]
+            heapq.heapify(self.ready)
+
+    def run(self) -> None:
+        """Run nodes until none is ready. The common path (no plan, no hooks) is spelled
+        out, ``Buffers.take`` and ``Buffers.receive`` included; the rest are calls."""
+        ready, dependencies, buffers, plan = self.ready, self.dependencies, self.buffers, self.plan
+        grads, owned = buffers.grads, buffers.owned
+        retain_graph, create_graph = self.retain_graph, self.create_graph
+        node = self.first
+        while node is not None or ready:
+            if node is None:
+                node = heapq.heappop(ready)[2]
+            grad, mine = grads.pop(node, None), node in owned
+            if plan is not None and (node not in plan.runs or node in plan.captures):
+                if node not in plan.runs:
+                    self._visit(node, grad, plan)
+                    node = None
+                    continue
+                grad, mine = self._capture(node, grad), False
+            if node._hooks or node._pre_hooks or node._post_hooks:  # rare: off the common path
+                grad, mine = self._before_hooks(node, grad), False
+            if node.__class__ is AccumulateGrad:
+                self._leaf(node, grad)
+                node = None
+                continue
+            fn: Function = node  # type: ignore[assignment]  # all other nodes are
+            edges = fn._next
+            if grad is None or fn._post_hooks or len(edges) > 2 or create_graph:
+                outputs, shared = self._backward(fn, grad, mine)
+            else:  # the common case of ``_backward``, spelled out
+                outputs, shared = fn.backward(grad), False
+                if len(edges) == 1:
+                    outputs = (outputs,)
+                elif outputs[0] is outputs[1] and None not in edges:
+                    outputs, shared = self._one_array_twice(fn, outputs, grad, mine)
+                if not retain_graph:
+                    fn.release()
+            follow = None  # the one child that became ready, if only one did
+            meta = fn._meta
+            for i, child in enumerate(edges):
+                if child is None:
+                    continue
+                g = outputs[i]
+                if g is not None:
+                    shape, dtype = meta[i]
+                    if g.__class__ is np.ndarray and g.shape == shape and g.dtype == dtype:
+                        fresh = not shared and (mine if g is grad else g.base is None)  # unseen
+                    else:
+                        fitted = _fit(g, shape, dtype, fn, i)
+                        fresh, g = fitted is not g, fitted
+                    previous = grads.get(child)
+                    if previous is not None:
+                        buffers.receive(child, g, fresh)
+                    else:  # the first to arrive: ``Buffers.receive``, spelled out
+                        grads[child] = g
+                        if fresh and g.__class__ is np.ndarray:
+                            owned.add(child)
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
+                if remaining == 0:
+                    if follow is not None:
+                        heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
+                    follow = child
+            # a leaf (seq inf) waits behind a leaf that became ready before it
+            if follow is not None and ready and not -follow._seq < ready[0][0]:
+                heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
+                follow = None
+            node = follow
+
+    def _visit(self, node: Node, grad: Any, plan: Plan) -> None:
+        """A node the plan does not run: torch still runs the tensor hooks of one it
+        captures at, first, and of a lone root."""
+        if node in plan.captures:
+            self.captured[node] = hooked(node, grad)
+        elif len(self.roots) == 1 and node is self.roots[0]:
+            hooked(node, grad)
+
+    def _capture(self, node: Node, grad: Any) -> Any:
+        """torch captures a node it runs anyway before that node's tensor hooks, which may
+        then edit in place what it captured."""
+        self.captured[node] = grad = shown(grad)
+        self.buffers.hold(grad)
+        return grad
+
+    def _before_hooks(self, node: Node, grad: Any) -> Any:
+        """``grad`` after the hooks that see it before ``node`` runs; a hook may have kept
+        what it was shown, so the engine no longer owns it."""
+        shown_to: list[Any] = []
+        grad = before_node(node, grad, self.create_graph, shown_to)
+        if node.__class__ is not AccumulateGrad or kept(grad, shown_to):
+            self.buffers.hold(grad)
+        return grad
+
+    def _leaf(self, node: AccumulateGrad, grad: Any) -> None:
+        post = node._post_hooks
+        if grad is not None:
+            stealable = id(grad) not in self.buffers.held
+            _accumulate(node.variable, grad, stealable, bool(node._pre_hooks or post))
+        if post:
+            node_hooks(post, (), self.create_graph, (grad,))
+
+    def _one_array_twice(
+        self, fn: Function, outputs: Sequence[Any], grad: Any, mine: bool
+    ) -> tuple[Sequence[Any], bool]:
+        """One array down both edges (Add's ``g, g``): sent once, doubled, when both lead to
+        the same node and it is the engine's; else, until both edges have taken it, that
+        array has two holders."""
+        edges = fn._next
+        if edges[0] is edges[1]:
+            outputs, shared = _once_doubled(outputs, grad, mine, fn._meta[0])
+            if not shared:
+                return outputs, False
+        self.buffers.hold_all(outputs)
+        return outputs, True
+
+    def _backward(self, fn: Function, grad: Any, mine: bool) -> tuple[Sequence[Any], bool]:
+        """One gradient per edge, and whether one array goes down two of them (Add's
+        ``g, g``): until every edge has taken it, that array has two holders."""
+        edges = fn._next
+        post = fn._post_hooks
+        if post:
+            create_graph = self.create_graph
+            made = _with_post_hooks(fn, grad, post, self.plan, self.retain_graph, create_graph)
+            self.buffers.hold_all(made)  # a hook may keep what it was shown
+            return made, True
+        if grad is None:
+            return (None,) * len(edges), False
+        outputs: Any = fn.backward(grad)
+        shared = False
+        if len(edges) == 1:
+            outputs = (outputs,)
+        elif len(edges) == 2:
+            if outputs[0] is outputs[1] and None not in edges:
+                outputs, shared = self._one_array_twice(fn, outputs, grad, mine)
+        elif _shared(outputs, edges):
+            self.buffers.hold_all(outputs)
+            shared = True
+        if not self.retain_graph:
+            fn.release()
+        if self.create_graph:
+            outputs = _fitted_tensors(fn, outputs)
+        return outputs, shared
+
+
+def _fitted_tensors(fn: Function, outputs: Sequence[Any]) -> list[Any]:
+    """torch fits every gradient to its input before it sums any into a buffer, which orders
+    the nodes a recorded backward makes (only tensors record; arrays are fitted in
+    ``_Walk._send``, where the engine tracks whether it owns them)."""
+    return [
+        _fit(g, *fn._meta[i], fn, i) if child is not None and g.__class__ is Tensor else g
+        for i, (child, g) in enumerate(zip(fn._next, outputs))
+    ]
+
+
+def _once_doubled(
+    outputs: Sequence[Any], grad: Any, mine: bool, meta: tuple[tuple[int, ...], np.dtype]
+) -> tuple[Sequence[Any], bool]:
+    """One array sent down both edges to the same node (``x * x``, ``y + y``): when the
+    engine owns it and it fits, it is added to itself in place and sent once, which is
+    bit for bit the sum of the two. Else it stays as it is, shared."""
+    g = outputs[0]
+    fits = g.__class__ is np.ndarray and g.shape == meta[0] and g.dtype == meta[1]
+    if fits and (mine if g is grad else g.base is None):  # Buffers.unseen
+        return (np.add(g, g, out=g), None), False
+    return outputs, True
+
+
+def _shared(outputs: Sequence[Any], edges: Sequence[Node | None]) -> bool:
+    """Whether one array goes down two of a node's edges: then it must stay as it is until
+    both have taken it, even when both lead to the same node."""
+    sent = [id(g) for g, child in zip(outputs, edges) if g is not None and child is not None]
+    return len(set(sent)) < len(sent)
+
+
+def _with_post_hooks(
+    fn: Function,
+    grad: Any,
+    post: list[Any],
+    plan: Plan | None,
+    retain_graph: bool,
+    create_graph: bool,
+) -> tuple[Any, ...]:
+    """Run ``fn`` and its post-hooks. They see one gradient per input as torch's nodes hand
+    them out, fitted to the input and None where no gradient is wanted (no edge, or one this
+    pass does not go down), and the gradient the node received: the array itself, as torch
+    shows its tensor, so an edit in place reaches whatever backward passed on unchanged."""
+    edges = fn._next
+    grad = shown(grad)  # the hooks see the gradient itself, as in torch: edits reach it
+    received = (grad,)
+    if grad is None:
+        outputs: Any = (None,) * len(edges)
+    else:
+        outputs = fn.backward(grad)
+        if len(edges) == 1:
+            outputs = (outputs,)
+        if not retain_graph:
+            fn.release()
+    outputs = tuple(
+        None
+        if child is None or g is None or not (plan is None or plan.wants(child))
+        else _fit(g, *fn._meta[i], fn, i)
+        for i, (child, g) in enumerate(zip(edges, outputs))
+    )
+    return node_hooks(post, outputs, create_graph, received)
+
+
+# --- fitting a gradient to its input, and the leaves -----------------------------------------
 
 
 def _fit(grad: Any, shape: tuple[int, ...], dtype: np.dtype, node: Node, index: int) -> Any:
@@ -315,146 +508,6 @@ def _dtype(np_dtype: np.dtype) -> Any:
     return from_numpy(np_dtype)
 
 
-def _as_tensor(grad: Any) -> Tensor:
-    return grad if isinstance(grad, Tensor) else Tensor(grad)
-
-
-def shown(grad: Any) -> Any:
-    """A gradient as a hook or a caller gets it, which the engine then goes on with, so that
-    an edit in place holds for both: an array (numpy's 0-d arithmetic gives scalars, which
-    nothing can edit) written out (``written``)."""
-    if isinstance(grad, np.generic):
-        return np.array(grad)
-    return written(grad)
-
-
-def _kept(grad: Any, shown_to: list[weakref.ref[Tensor]]) -> bool:
-    """Whether a tensor over ``grad`` that hooks were shown, or returned, still lives: then
-    a hook kept it, and a leaf may not take ``grad`` as its ``.grad`` (torch steals only
-    a gradient nothing else references). One nobody kept, the leaf takes, so that what a
-    node's post-hook is shown is the ``.grad`` itself, as in torch."""
-    return any((t := ref()) is not None and t._data is grad for ref in shown_to)
-
-
-def _watched(tensor: Tensor, shown_to: list[weakref.ref[Tensor]] | None) -> Tensor:
-    if shown_to is not None and tensor.__class__ is Tensor:
-        shown_to.append(weakref.ref(tensor))
-    return tensor
-
-
-def _run_hooks(
-    hooks: list[Any], grad: Any, shown_to: list[weakref.ref[Tensor]] | None = None
-) -> Any:
-    """Tensor hooks see the gradient as a tensor; a returned tensor replaces it, and one
-    edited in place is edited for the engine too. ``shown_to`` collects the tensors the
-    hooks saw and gave (``_kept``)."""
-    grad = shown(grad)
-    for hook in list(hooks):
-        result = hook(_watched(_as_tensor(grad), shown_to))
-        if result is not None:
-            _watched(result, shown_to)
-            if result.shape != grad.shape:
-                raise RuntimeError(
-                    f"hook '{getattr(hook, '__name__', 'hook')}' has changed the size of value"
-                )
-            grad = result if isinstance(grad, Tensor) else result._data
-    return grad
-
-
-def _before_hooks(
-    node: Node, grad: Any, create_graph: bool, shown_to: list[weakref.ref[Tensor]]
-) -> Any:
-    """A node's gradient once the hooks that see it before the node runs have: its tensor's
-    hooks, then its own pre-hooks. A leaf's tensor hooks run in ``_accumulate``, unless its
-    node has hooks of its own: then they run here first, so the node's hooks see what they
-    made."""
-    if grad is not None and node._hooks:
-        grad = _run_hooks(node._hooks, grad, shown_to)
-    pre = node._pre_hooks
-    if not (pre or node._post_hooks):
-        return grad
-    if node.__class__ is AccumulateGrad and grad is not None and node.variable._hooks:
-        grad = _run_hooks(node.variable._hooks, grad, shown_to)
-    if pre:
-        grad = _node_hooks(pre, (grad,), create_graph, shown_to=shown_to)[0]
-    return grad
-
-
-def _with_post_hooks(
-    fn: Function,
-    grad: Any,
-    post: list[Any],
-    needed: tuple[set[Node], set[Node]] | None,
-    retain_graph: bool,
-    create_graph: bool,
-) -> tuple[Any, ...]:
-    """Run ``fn`` and its post-hooks. They see one gradient per input as torch's nodes hand
-    them out, fitted to the input and None where no gradient is wanted (no edge, or one this
-    pass does not go down), and the gradient the node received: the array itself, as torch
-    shows its tensor, so an edit in place reaches whatever backward passed on unchanged."""
-    edges = fn._next
-    grad = shown(grad)  # the hooks see the gradient itself, as in torch: edits reach it
-    received = (grad,)
-    if grad is None:
-        outputs: Any = (None,) * len(edges)
-    else:
-        outputs = fn.backward(grad)
-        if len(edges) == 1:
-            outputs = (outputs,)
-        if not retain_graph:
-            fn.release()
-    outputs = tuple(
-        None
-        if child is None or g is None or not _wanted(child, needed)
-        else _fit(g, *fn._meta[i], fn, i)
-        for i, (child, g) in enumerate(zip(edges, outputs))
-    )
-    return _node_hooks(post, outputs, create_graph, received)
-
-
-def _wanted(child: Node, needed: tuple[set[Node], set[Node]] | None) -> bool:
-    return needed is None or child in needed[0] or child in needed[1]
-
-
-def _node_hooks(
-    hooks: list[Any],
-    grads: tuple[Any, ...],
-    create_graph: bool,
-    received: tuple[Any, ...] | None = None,
-    shown_to: list[weakref.ref[Tensor]] | None = None,
-) -> tuple[Any, ...]:
-    """A node's own hooks, shown tensors: pre-hooks its incoming gradients (``received``
-    None), post-hooks the gradients it made and those it received. A returned tuple of the
-    same length replaces ``grads`` for the hooks after it and for the engine."""
-    grads = tuple(shown(g) for g in grads)
-    for hook in list(hooks):
-        tensors = tuple(None if g is None else _watched(_as_tensor(g), shown_to) for g in grads)
-        if received is None:
-            result = hook(tensors)
-        else:
-            given = tuple(None if g is None else _as_tensor(shown(g)) for g in received)
-            result = hook(tensors, given)
-        if result is None:
-            continue
-        if not isinstance(result, tuple):
-            raise TypeError(f"expected tuple, but hook returned '{type(result).__name__}'")
-        if len(result) != len(grads):
-            raise RuntimeError(
-                f"hook '{getattr(hook, '__name__', 'hook')}' has returned an incorrect number "
-                f"of values (got {len(result)}, but expected {len(grads)})"
-            )
-        grads = tuple(
-            r if r is None or create_graph else _watched(r, shown_to)._data for r in result
-        )
-    return grads
-
-
-def _hooked(node: Node, grad: Any) -> Any:
-    """``grad`` after the tensor hooks of ``node``'s tensor (a leaf keeps its own)."""
-    hooks = node.variable._hooks if isinstance(node, AccumulateGrad) else node._hooks
-    return _run_hooks(hooks, grad) if hooks and grad is not None else grad
-
-
 def _accumulate(leaf: Tensor, grad: Any, stealable: bool, hooked: bool = False) -> None:
     """Add into ``leaf.grad``: in place normally, so the same object persists; as a new
     tensor under ``create_graph``, so the sum itself is recorded. A first gradient is copied
@@ -463,7 +516,7 @@ def _accumulate(leaf: Tensor, grad: Any, stealable: bool, hooked: bool = False) 
     steals it. It may be a view of memory someone holds (a user's ``gradient`` through a
     view's backward): the ``.grad`` then shares it, as in torch."""
     if leaf._hooks and not hooked:
-        grad = _run_hooks(leaf._hooks, grad)
+        grad = tensor_hooks(leaf._hooks, grad)
         stealable = False
     if not leaf._rg:
         return  # requires_grad_(False) since the graph was recorded: hooks run, nothing lands
