@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.md")
     parser.add_argument("--no-profile", action="store_true", help="skip the 2x2 profile")
+    parser.add_argument(
+        "--kill-rate",
+        type=Path,
+        default=ROOT / "reports" / "kill_rate.json",
+        help="benchmarks/kill_rate.py's output, shown as the Kill rate section (if present)",
+    )
     args = parser.parse_args(argv)
     run = json.loads(args.json.read_text(encoding="utf-8"))
     results = {b["name"]: b for b in run["benchmarks"]}
@@ -66,9 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     missed = [t for t in targets if not t.met and t.name.startswith("chain 2×2")]
     if missed and not args.no_profile:
         profile = _profile_chain_2x2()
-    args.out.write_text(_markdown(run, results, targets, chart.name, profile), encoding="utf-8")
+    kill_rate = _kill_rate(args.kill_rate)
+    text = _markdown(run, results, targets, chart.name, profile, kill_rate)
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out} and {chart}")
     return 0
+
+
+def _kill_rate(path: Path) -> list[str]:
+    """The Kill rate section from benchmarks/kill_rate.py's JSON, or nothing without one."""
+    if not path.exists():
+        return []
+    from benchmarks.kill_rate import markdown
+
+    return markdown(json.loads(path.read_text(encoding="utf-8")))
 
 
 # --- reading the run -------------------------------------------------------------------------
@@ -160,6 +177,7 @@ def _markdown(
     targets: list[Target],
     chart: str,
     profile: str | None,
+    kill_rate: list[str] | None = None,
 ) -> str:
     machine = run.get("machine_info", {})
     commit = run.get("commit_info", {})
@@ -192,6 +210,7 @@ def _markdown(
         lines += _why_full_run(results, missed[0].limit)
     if profile is not None:
         lines += ["## Why chain 2×2 misses its target", "", profile, ""]
+    lines += kill_rate or []
     lines += [
         "## Reproduce",
         "",
