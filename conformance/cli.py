@@ -159,7 +159,7 @@ def list_command(args: argparse.Namespace) -> int:
         for scenario in members:
             needs = f"  (requires {', '.join(sorted(scenario.needs))})" if scenario.needs else ""
             print(f"  {scenario.id:<{width}}  [{', '.join(scenario.tags)}]{needs}")
-    print(f"{len(scenarios)} scenarios")
+    print(render.count(len(scenarios), "scenario"))
     return 0
 
 

@@ -86,13 +86,14 @@ def summary_line(results: Sequence[ScenarioResult], backends: int, elapsed: floa
     counts = summarize(results)
     scenarios = len({result.scenario.id for result in results})
     parts = ", ".join(
-        f"{count} {status}" for status, count in counts.items() if count or status in ALWAYS_COUNTED
+        f"{n} {status}" for status, n in counts.items() if n or status in ALWAYS_COUNTED
     )
     return (
-        f"{_count(scenarios, 'scenario')} x {_count(backends, 'backend')}: {parts}; "
+        f"{count(scenarios, 'scenario')} x {count(backends, 'backend')}: {parts}; "
         f"scenarios ran in {seconds(elapsed)}"
     )
 
 
-def _count(n: int, noun: str) -> str:
+def count(n: int, noun: str) -> str:
+    """`1 scenario`, `2 scenarios`."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -126,7 +126,7 @@ def test_without_torch_the_default_is_reference_alone(
 def test_list_filters_by_keyword_and_tag(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--spec", PASS, "-k", "grad and not leaf", "--tag", "harness"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{PASS}:" and out[-1] == "1 scenarios" and len(out) == 3
+    assert out[0] == f"{PASS}:" and out[-1] == "1 scenario" and len(out) == 3
     assert out[1].startswith("  harness.no_grad  [harness, no_grad]")
 
 
