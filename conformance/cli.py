@@ -42,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     that this call is the whole program (the command, `python -m conformance`)."""
     args = _parser().parse_args(argv)
     args.whole_process = argv is None
+    args.started = time.perf_counter()
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         with signals_raise():
@@ -138,7 +139,8 @@ def _run(
     if details:
         print("\n" + details)
     print(f"\nreport: {path} (and {', '.join(other.name for other in others)})")
-    print(render.summary_line(results, len(backends), elapsed))
+    total = time.perf_counter() - args.started
+    print(render.summary_line(results, len(backends), elapsed, total))
     if args.fail_unavailable and any(not b.availability().available for b in backends):
         print("conformance: a chosen backend is unavailable (--fail-unavailable)", file=sys.stderr)
         return 1
@@ -422,8 +424,9 @@ def _parser() -> argparse.ArgumentParser:
         "--report-dir",
         default="reports",
         metavar="DIR",
-        help="where the reports go: the JSON under DIR/runs/, then junit.xml, report.md and "
-        "report.html (default: reports)",
+        help="where the reports go: the run JSON under DIR/runs/ (streamed there as it runs), "
+        "then junit.xml, report.md, summary.md (sized for a PR comment) and report.html "
+        "(default: reports)",
     )
     run.add_argument(
         "--fail-unavailable",

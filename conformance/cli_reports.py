@@ -171,7 +171,9 @@ def write_all(report: dict[str, Any], directory: Path, stem: str | None = None) 
 def register(commands: Any) -> None:
     """Add `report`, `gate` and `merge` to the CLI's subcommands."""
     report = commands.add_parser(
-        "report", help="rebuild the JUnit XML, Markdown and HTML reports from a run JSON"
+        "report",
+        help="rebuild the JUnit XML, Markdown (report.md, summary.md) and HTML reports from a "
+        "run JSON, or a killed run's stream",
     )
     report.add_argument(
         "run",

@@ -80,17 +80,19 @@ def details(results: Sequence[ScenarioResult], backends: Sequence[Backend | Exec
 ALWAYS_COUNTED = ("pass", "fail", "error")  # the rest are named only when they occur
 
 
-def summary_line(results: Sequence[ScenarioResult], backends: int, elapsed: float) -> str:
-    """The last line of a run: what ran, each status's count, and how long the scenarios
-    took (loading specs and starting backends not included)."""
+def summary_line(
+    results: Sequence[ScenarioResult], backends: int, elapsed: float, total: float
+) -> str:
+    """The last line of a run: what ran, each status's count, how long the command took
+    and how much of that the scenarios themselves (checks and timing rounds) took."""
     counts = summarize(results)
     scenarios = len({result.scenario.id for result in results})
     parts = ", ".join(
         f"{n} {status}" for status, n in counts.items() if n or status in ALWAYS_COUNTED
     )
     return (
-        f"{count(scenarios, 'scenario')} x {count(backends, 'backend')}: {parts}; "
-        f"scenarios ran in {seconds(elapsed)}"
+        f"{count(scenarios, 'scenario')} x {count(backends, 'backend')}: {parts} "
+        f"in {seconds(total)} ({seconds(elapsed)} running the scenarios)"
     )
 
 

@@ -13,6 +13,9 @@ It is the executable meaning of the conformance specs, so it aims to be exact an
 first and fast second.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from . import autograd
 from .dtypes import bool_ as bool  # noqa: A001 - torch.bool
 from .dtypes import dtype, float32, float64, int32, int64
@@ -90,3 +93,9 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
+
+
+try:  # reports name the engine's version; reference is versioned with the project
+    __version__ = _version("autograd-conformance")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -36,7 +36,9 @@ def add_commands(commands: Any) -> None:
     fuzz.add_argument(
         "--against", default="torch-cpu", metavar="NAME", help="the oracle (default: torch-cpu)"
     )
-    fuzz.add_argument("--max-examples", type=int, default=200, metavar="N", help="programs to run")
+    fuzz.add_argument(
+        "--max-examples", type=int, default=200, metavar="N", help="programs to run (default 200)"
+    )
     fuzz.add_argument(
         "--seed", type=int, default=0, metavar="S", help="hypothesis seed (default 0)"
     )
@@ -65,7 +67,7 @@ def add_commands(commands: Any) -> None:
         type=int,
         default=DEFAULT_MAX_ACTIONS,
         metavar="K",
-        help="longest program, in actions",
+        help=f"longest program, in actions (default {DEFAULT_MAX_ACTIONS})",
     )
     fuzz.add_argument(
         "--db",

@@ -124,7 +124,6 @@ class Worker:
     def replay(self, scenario: Scenario) -> Outcome:
         return self.finish(self._begin(("replay", scenario), scenario))
 
-
     def begin_check(
         self,
         scenario: Scenario,

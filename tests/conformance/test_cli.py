@@ -35,7 +35,8 @@ def test_a_passing_run_exits_0_and_writes_the_report(tmp_path: Path) -> None:
     lines = completed.stdout.splitlines()
     assert lines[0].split() == ["scenario", "reference", "torch-cpu"]
     assert any(line.startswith("harness.no_grad ") and line.count("pass") == 2 for line in lines)
-    assert lines[-1].startswith("7 scenarios x 2 backends: 14 pass, 0 fail, 0 error; scenarios ran")
+    assert lines[-1].startswith("7 scenarios x 2 backends: 14 pass, 0 fail, 0 error in ")
+    assert lines[-1].endswith(" running the scenarios)")
     report = json.loads((tmp_path / "runs" / "latest.json").read_text())
     assert report["environment"]["python"] == platform.python_version()
     assert report["environment"]["torch"] == importlib.metadata.version("torch")
