@@ -8,6 +8,9 @@ and `-` in the backend name become `_`) and lists scenario ids with a reason:
         reason: raises numpy's ValueError where torch raises RuntimeError
         strict: true        # optional; an xpass fails the run and the gate unless false
         versions: "<2.6"    # optional; the engine versions the failure holds for
+        snippet: |          # optional; the engine's own code that shows it, with results
+          import mygrad as mg
+          mg.ones((2, 3)) + mg.ones((3,))  # -> raises ValueError: operands could not ...
 
 A listed scenario that fails is `xfail`; one that passes is `xpass`, which fails the run until
 the entry is removed, so fixed bugs cannot hide behind old entries. Ids that match no scenario
@@ -20,6 +23,9 @@ run says so beside the stale entries ("... applies to mygrad<2.6; this is mygrad
 entry is not used"), so a manifest can keep an old release's failures while the matrix is
 regenerated on a new one. A backend that reports no version uses every entry, with a warning
 for each entry that has a range. An id is listed once per manifest, whatever its range.
+
+`snippet` is the evidence for the reason: the run does not execute it, and the peers matrix
+(`conformance.formats.peers`) shows it under the divergence it explains.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from conformance.spec.yamlnodes import Node, read_yaml
 from conformance.versions import holds, parse_range
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_ENTRY_KEYS = ("id", "reason", "strict", "versions")
+_ENTRY_KEYS = ("id", "reason", "strict", "versions", "snippet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,7 @@ class Entry:
     expected: Expected
     where: Location
     versions: str | None = None  # the checked `versions:` text; None: every version
+    snippet: str | None = None  # the engine program that confirms the reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +198,10 @@ def _entry(node: Node) -> Entry:
             node.where, f"unknown key {unknown[0]!r}; expected {', '.join(_ENTRY_KEYS)}"
         )
     values = {}
-    for key, kind in (("id", str), ("reason", str), ("strict", bool)):
+    for key, kind in (("id", str), ("reason", str), ("strict", bool), ("snippet", str)):
         item = fields.get(key)
         if item is None:
-            if key == "strict":
+            if key in ("strict", "snippet"):
                 continue
             raise SpecError(node.where, f"an entry needs {key}")
         if not isinstance(item.value, kind) or (kind is str and not str(item.value).strip()):
@@ -208,4 +215,5 @@ def _entry(node: Node) -> Entry:
     expected = Expected(
         str(values["reason"]).strip(), str(node.where), bool(values.get("strict", True))
     )
-    return Entry(str(values["id"]), expected, node.where, versions)
+    snippet = str(values["snippet"]).strip("\n") if "snippet" in values else None
+    return Entry(str(values["id"]), expected, node.where, versions, snippet)

@@ -1,8 +1,11 @@
 """The peers matrix: how engines written apart from torch fare on every spec, from one run.
 
-For each engine its version, then pass, fail, unsupported and error counts by area (a spec's
-folder: `semantics/grad_fn`, `tutorial`, ...), then each divergence with the explanation its
-manifest (reports/expectations/<engine>.yaml) gives. Writes `matrix.html` and `summary.md`:
+For each engine its version and the run's thread count, then pass, fail, unsupported,
+error, crash and timeout counts by area (a spec's folder: `semantics/grad_fn`, `tutorial`,
+...), then each divergence with the explanation its manifest
+(reports/expectations/<engine>.yaml) gives and, folded under it, the manifest's snippet that
+confirms it on the engine. The reason comes from the run; the snippet is read from the
+manifests (`--expectations`). Writes `matrix.html` and `summary.md`:
 
     python -m conformance.formats.peers reports/runs/latest.json --out reports/peers
 """
@@ -16,11 +19,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from conformance.expectations import load_expectations
 from conformance.results import Status
 from conformance.runfile import ResultRecord, RunRecord, load_run
 
-COLUMNS = ("pass", "fail", "unsupported", "error")
-_ERRORS = {Status.ERROR, Status.CRASH, Status.TIMEOUT}
+COLUMNS = ("pass", "fail", "unsupported", "error", "crash", "timeout")
+_BAD = ("fail", "error", "crash", "timeout")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Divergence:
     file: str
     headline: str
     explanation: str | None  # the manifest's reason; None when the manifest does not list it
+    snippet: str | None = None  # the manifest's confirming snippet, when it has one
 
 
 def area(result: ResultRecord) -> str:
@@ -44,7 +49,9 @@ def column(result: ResultRecord) -> str:
         return "pass"
     if status in (Status.UNSUPPORTED, Status.UNAVAILABLE):
         return "unsupported"
-    if status in _ERRORS or result.error is not None:
+    if status in (Status.CRASH, Status.TIMEOUT):
+        return status.value
+    if status is Status.ERROR or result.error is not None:
         return "error"
     return "fail"
 
@@ -58,14 +65,36 @@ def counts(run: RunRecord, engine: str) -> dict[str, Counter[str]]:
     return dict(sorted(table.items()))
 
 
-def divergences(run: RunRecord, engine: str) -> list[Divergence]:
+def divergences(
+    run: RunRecord, engine: str, snippets: dict[str, str] | None = None
+) -> list[Divergence]:
+    """The engine's fail, error, crash and timeout results; `snippets` maps a scenario id to
+    its manifest entry's snippet."""
     found = []
     for result in run.results:
-        if result.backend != engine or column(result) not in ("fail", "error"):
+        if result.backend != engine or column(result) not in _BAD:
             continue
         reason = str(result.expected["reason"]) if result.expected else None
-        found.append(Divergence(result.scenario, result.file, result.headline(), reason))
+        snippet = (snippets or {}).get(result.scenario)
+        found.append(Divergence(result.scenario, result.file, result.headline(), reason, snippet))
     return found
+
+
+def snippets(directory: Path | None, engines: list[str]) -> dict[str, dict[str, str]]:
+    """Per engine, scenario id -> the snippet its manifest entry carries."""
+    if directory is None or not directory.is_dir():
+        return {}
+    loaded = load_expectations(directory, engines)
+    return {
+        engine: {id: entry.snippet for id, entry in by_id.items() if entry.snippet}
+        for engine, by_id in loaded.entries.items()
+    }
+
+
+def threads(run: RunRecord) -> str:
+    """The thread count each backend's math libraries had (0: each library's default)."""
+    value = run.data.get("threads")
+    return "?" if value is None else "library default" if value == 0 else str(value)
 
 
 def version(run: RunRecord, engine: str) -> str:
@@ -77,7 +106,7 @@ def version(run: RunRecord, engine: str) -> str:
     return "?"
 
 
-def markdown(run: RunRecord) -> str:
+def markdown(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None = None) -> str:
     engines = run.backend_names()
     lines = [
         "# Peers: engines written apart from torch, on every spec",
@@ -86,20 +115,21 @@ def markdown(run: RunRecord) -> str:
         + (f" · spec set `{run.spec_hash[:19]}`" if run.spec_hash else "")
         + ". Regenerate with `tox -e peers`; the HTML matrix is [matrix.html](matrix.html).",
         "",
-        "A cell is pass / fail / unsupported / error. *unsupported* means the engine lacks a",
-        "capability the scenario needs (the reason is in the run); every fail and error is a",
-        "divergence from torch, explained below from the engine's manifest in",
-        "`reports/expectations/`.",
+        "A cell is " + " / ".join(COLUMNS) + ". *unsupported* means the engine lacks a",
+        "capability the scenario needs (the reason is in the run); every fail, error, crash",
+        "and timeout is a divergence from torch, explained below from the engine's manifest in",
+        "`reports/expectations/`, with the snippet that confirms it on the engine.",
+        f"Each backend ran in a worker process of its own with {threads(run)} thread(s).",
         "",
-        "| engine | version | " + " | ".join(COLUMNS) + " |",
-        "| --- | --- | " + " | ".join("---:" for _ in COLUMNS) + " |",
+        "| engine | version | threads | " + " | ".join(COLUMNS) + " |",
+        "| --- | --- | ---: | " + " | ".join("---:" for _ in COLUMNS) + " |",
     ]
     for engine in engines:
         total: Counter[str] = Counter()
         for by_column in counts(run, engine).values():
             total.update(by_column)
         cells = " | ".join(str(total[name]) for name in COLUMNS)
-        lines.append(f"| {engine} | {version(run, engine)} | {cells} |")
+        lines.append(f"| {engine} | {version(run, engine)} | {threads(run)} | {cells} |")
     areas = sorted({area(result) for result in run.results})
     tables = {engine: counts(run, engine) for engine in engines}
     lines += ["", "## By area", "", "| area | " + " | ".join(engines) + " |"]
@@ -108,7 +138,7 @@ def markdown(run: RunRecord) -> str:
         row = [_cell(tables[engine].get(name, Counter())) for engine in engines]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     for engine in engines:
-        found = divergences(run, engine)
+        found = divergences(run, engine, (found_snippets or {}).get(engine))
         if not found:
             continue
         lines += ["", f"## {engine} {version(run, engine)}: {len(found)} divergences", ""]
@@ -116,15 +146,21 @@ def markdown(run: RunRecord) -> str:
             explanation = item.explanation or "**not explained: missing from the manifest**"
             lines.append(f"- `{item.scenario}`: {explanation}")
             lines.append(f"  <br>seen: {_one_line(item.headline)}")
+            if item.snippet:
+                fence = "````" if "```" in item.snippet else "```"
+                lines += ["", "  <details><summary>snippet</summary>", "", f"  {fence}python"]
+                lines += [f"  {line}".rstrip() for line in item.snippet.splitlines()]
+                lines += [f"  {fence}", "", "  </details>", ""]
     return "\n".join(lines) + "\n"
 
 
-def render_html(run: RunRecord) -> str:
+def render_html(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None = None) -> str:
     engines = run.backend_names()
     areas = sorted({area(result) for result in run.results})
     tables = {engine: counts(run, engine) for engine in engines}
     head = "".join(
-        f"<th>{html.escape(engine)}<br><small>{html.escape(version(run, engine))}</small></th>"
+        f"<th>{html.escape(engine)}<br><small>{html.escape(version(run, engine))}, "
+        f"{html.escape(threads(run))} thread(s)</small></th>"
         for engine in engines
     )
     rows = []
@@ -133,13 +169,20 @@ def render_html(run: RunRecord) -> str:
         rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
     sections = []
     for engine in engines:
-        found = divergences(run, engine)
+        found = divergences(run, engine, (found_snippets or {}).get(engine))
         if not found:
             continue
         items = "".join(
             f"<li><code>{html.escape(item.scenario)}</code>: "
             f"{html.escape(item.explanation or 'not explained: missing from the manifest')}"
-            f"<br><small>seen: {html.escape(_one_line(item.headline))}</small></li>"
+            f"<br><small>seen: {html.escape(_one_line(item.headline))}</small>"
+            + (
+                f"<details><summary>snippet</summary><pre>{html.escape(item.snippet)}</pre>"
+                "</details>"
+                if item.snippet
+                else ""
+            )
+            + "</li>"
             for item in found
         )
         title = f"{engine} {version(run, engine)}: {len(found)} divergences"
@@ -149,11 +192,14 @@ def render_html(run: RunRecord) -> str:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}"
         ".pass{background:#dfd}.fail{background:#fdd}.mixed{background:#ffd}"
-        ".none{background:#eee}li{margin:.4em 0}</style></head><body>"
+        ".none{background:#eee}li{margin:.4em 0}pre{background:#f6f6f6;padding:.5em}"
+        "</style></head><body>"
         "<h1>Peers: engines written apart from torch, on every spec</h1>"
-        f"<p>Run {html.escape(run.created)}. A cell is pass / fail / unsupported / error by "
-        "spec folder; each fail and error is explained below from the engine's manifest in "
-        "<code>reports/expectations/</code>.</p>"
+        f"<p>Run {html.escape(run.created)}, each backend in a worker process of its own with "
+        f"{html.escape(threads(run))} thread(s). A cell is {' / '.join(COLUMNS)} by spec "
+        "folder; each fail, error, crash and timeout is explained below from the engine's "
+        "manifest in <code>reports/expectations/</code>, with the snippet that confirms it on "
+        "the engine.</p>"
         f"<table><tr><th>area</th>{head}</tr>{''.join(rows)}</table>"
         f"{''.join(sections)}</body></html>\n"
     )
@@ -164,7 +210,7 @@ def _cell(by_column: Counter[str]) -> str:
 
 
 def _html_cell(by_column: Counter[str]) -> str:
-    bad = by_column["fail"] + by_column["error"]
+    bad = sum(by_column[name] for name in _BAD)
     kind = "none" if not by_column["pass"] and not bad else "pass" if not bad else "fail"
     if bad and by_column["pass"]:
         kind = "mixed"
@@ -176,11 +222,13 @@ def _one_line(text: str) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def write(run: RunRecord, out: Path) -> list[Path]:
+def write(run: RunRecord, out: Path, expectations: Path | None = None) -> list[Path]:
+    """Write both files; `expectations` is the manifests' folder the snippets come from."""
+    found = snippets(expectations, list(run.backend_names()))
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.md", out / "matrix.html"]
-    paths[0].write_text(markdown(run), encoding="utf-8")
-    paths[1].write_text(render_html(run), encoding="utf-8")
+    paths[0].write_text(markdown(run, found), encoding="utf-8")
+    paths[1].write_text(render_html(run, found), encoding="utf-8")
     return paths
 
 
@@ -188,8 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.formats.peers")
     parser.add_argument("run", help="a run JSON (conformance run writes RUN_DIR/runs/latest.json)")
     parser.add_argument("--out", default="reports/peers", help="where the two files go")
+    parser.add_argument(
+        "--expectations",
+        default="reports/expectations",
+        help="the manifests whose snippets go under each divergence (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    for path in write(load_run(args.run), Path(args.out)):
+    for path in write(load_run(args.run), Path(args.out), Path(args.expectations)):
         print(f"wrote {path}")
     return 0
 

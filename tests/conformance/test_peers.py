@@ -105,6 +105,7 @@ def test_the_peers_matrix_renders_from_a_small_run(tmp_path: Path) -> None:
     manifests.mkdir()
     (manifests / "torchlike_reference.yaml").write_text(
         "xfail:\n  - id: tutorial.in27_add\n    reason: made up for the test\n"
+        "    snippet: |\n      y = x + 2  # -> made up too\n"
     )
     code = main(
         [
@@ -125,9 +126,12 @@ def test_the_peers_matrix_renders_from_a_small_run(tmp_path: Path) -> None:
     )
     assert code in (0, 1)
     run = load_run(tmp_path / "r" / "runs" / "latest.json")
-    written = peers.write(run, tmp_path / "peers")
+    written = peers.write(run, tmp_path / "peers", manifests)
     summary = written[0].read_text()
     assert "| reference |" in summary and "| tutorial |" in summary
+    assert "| threads |" in summary and "| crash | timeout |" in summary
     page = written[1].read_text()
     assert page.startswith("<!doctype html>") and "tutorial" in page
+    if "made up for the test" in page:  # listed and failing: its snippet is folded under it
+        assert "<details><summary>snippet</summary><pre>y = x + 2  # -&gt; made up too" in page
     assert json.loads(json.dumps(peers.counts(run, "reference")))["tutorial"]["pass"] == 1
