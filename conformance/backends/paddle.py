@@ -131,8 +131,10 @@ class Paddle:
         self, obj: Any, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> Any:
         if name == "backward":
+            rest = {k: v for k, v in kwargs.items() if k not in ("gradient", "retain_graph")}
             gradient = args[0] if args else kwargs.get("gradient")
-            return obj.backward(gradient, retain_graph=bool(kwargs.get("retain_graph", False)))
+            retain = bool(kwargs.get("retain_graph", False))
+            return obj.backward(gradient, retain_graph=retain, **rest)  # inputs=: paddle refuses
         if name in ("add_", "sub_", "mul_", "div_") and isinstance(args[0], (int, float)):
             args = (self.paddle.to_tensor(args[0], dtype=obj.dtype),)  # paddle's scalar operand
         if name == "retain_grad":

@@ -159,9 +159,12 @@ class TinyGrad:
             dim = kwargs.get("dim", args[0] if args else None)
             axis = tuple(dim) if isinstance(dim, list) else dim
             return self._made(getattr(obj, name)(axis=axis, keepdim=kwargs.get("keepdim", False)))
-        if name == "backward":
+        if name == "backward":  # tinygrad keeps every graph, which is retain_graph=True
+            rest = {k: v for k, v in kwargs.items() if k != "gradient"}
+            if rest.get("retain_graph") is True:
+                del rest["retain_graph"]
             gradient = args[0] if args else kwargs.get("gradient")
-            return obj.backward(gradient)
+            return obj.backward(gradient, **rest)  # inputs=, create_graph=: tinygrad refuses
         if name in ("view", "reshape"):
             shape = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
             return self._made(obj.reshape(tuple(shape)))
