@@ -440,10 +440,16 @@ def inplace_choices(target: Value, operand: Interval, scalar: float | int | None
 # --- backward -------------------------------------------------------------------------------
 
 
+# How a backward starts from a root of more than one element: through its sum or its mean, or
+# with a gradient of its shape and dtype (ones, or random). One element: the first two start
+# from the root itself.
+ROOT_FORMS = ("sum", "mean", "ones", "randn")
+
+
 def backward_call(
     root: str,
     value: Value,
-    form: int,
+    form: str,
     retain_graph: bool,
     keyword: bool,
     inputs: str | None = None,
@@ -470,7 +476,7 @@ def backward_call(
 
 
 def grad_call(
-    root: str, value: Value, form: int, retain_graph: bool, inputs: str, allow_unused: bool
+    root: str, value: Value, form: str, retain_graph: bool, inputs: str, allow_unused: bool
 ) -> tuple[str, tuple[str, ...]]:
     """`autograd.grad(root, inputs, ...)`, the root as `backward_call` makes it."""
     expression, gradient, labels = _root(root, value, form)
@@ -486,21 +492,20 @@ def grad_call(
     return f"autograd.grad({', '.join(arguments)})", tuple(labels)
 
 
-def _root(root: str, value: Value, form: int) -> tuple[str, str | None, list[str]]:
-    """What a backward starts from: the root itself when it has one element, its sum or mean,
-    or the root with a gradient of its shape and dtype (ones, or random)."""
+def _root(root: str, value: Value, form: str) -> tuple[str, str | None, list[str]]:
+    """What a backward starts from (see `ROOT_FORMS`)."""
     labels = ["backward"]
     gradient = None
-    if value.numel == 1 and form < 2:
+    if value.numel == 1 and form in ("sum", "mean"):
         expression = root
-    elif form == 0:
+    elif form == "sum":
         expression, labels = f"{root}.sum()", labels + ["backward(sum)"]
-    elif form == 1:
+    elif form == "mean":
         expression, labels = f"{root}.mean()", labels + ["backward(mean)"]
     else:
         expression = root
         labels.append("backward(gradient)")
-        gradient = f"ones_like({root})" if form == 2 else filled("randn", value.shape)
-        if form == 3 and value.dtype == "float64":
+        gradient = f"ones_like({root})" if form == "ones" else filled("randn", value.shape)
+        if form == "randn" and value.dtype == "float64":
             gradient = with_options(gradient, "float64", False)
     return expression, gradient, labels

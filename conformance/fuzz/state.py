@@ -68,6 +68,13 @@ class Value:
     def contiguous(self) -> bool:
         return self.strides is None or is_contiguous(self.shape, self.strides)
 
+    @property
+    def rootable(self) -> bool:
+        """Whether backward can start from this value itself: it requires grad and is not a
+        view without history (made under no_grad, or before its base required grad), which
+        torch refuses as a root (`v.sum()` would do)."""
+        return self.requires_grad and not (self.leaf and self.base is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class Edit:

@@ -17,6 +17,7 @@ from conformance.fuzz.state import State, Value
 
 CAPABILITIES = frozenset(
     {"float64", "int_dtypes", "retain_grad", "inplace", "version_counter", "autograd_grad"}
+    | {"grad_mode", "requires_grad", "grad_fn"}  # no_grad blocks and the flags they change
 )
 NEW_ERRORS = (
     "error:inplace_nograd_view",
