@@ -51,6 +51,7 @@ class Builder:
     touched: list[str] = field(default_factory=list)  # names the last in-place edit changed
     edited: dict[str, None] = field(default_factory=dict)  # names any edit changed, in order
     hidden: set[str] = field(default_factory=set)  # the model's names for inline views
+    zeros: list[str] = field(default_factory=list)  # leaves that hold a 0 (edge values)
 
     def has(self, feature: str) -> bool:
         return feature in self.config.features

@@ -8,7 +8,7 @@ FEATURES = {
     "broadcasting": "binary ops between different but compatible shapes",
     "matmul": "@ and matmul on 1-D and 2-D operands",
     "reductions": "sum and mean, with and without dim and keepdim",
-    "views": "view, reshape, t, T, transpose, indexing",
+    "views": "view, reshape, t, T, transpose (3-d and 4-d too), indexing, stepped slices",
     "grad_mode": "no_grad, enable_grad and set_grad_enabled blocks",
     "retain_graph": "repeated backward with and without retain_graph",
     "zero_grad": ".grad = None and .grad.zero_()",
@@ -23,6 +23,13 @@ FEATURES = {
     "them), edited in and out of grad mode, and used after their memory was edited",
     "backward_inputs": "backward(inputs=...), autograd.backward(..., inputs=...) and "
     "autograd.grad on leaves and non-leaves, whose results are checked and edited in place",
+    "edges": "ops at the edges of their domain on literals holding 0 and negatives: division "
+    "by zero, log at 0, pow with a zero base and a tensor exponent, x ** 0, 0.0 ** x; inf and "
+    "nan compared exactly",
+    "data": ".data assignment (the old aliases keep the old values) and edits through .data "
+    "(no version counter moves)",
+    "held_grads": "gradients the caller holds: k = x.grad, then x.grad = None or an edit of k, "
+    "and backward(g) with a named g edited later",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
     "hooks": "tensor hooks on leaves and non-leaves that scale the gradient or keep it, "
     "and pre- and post-hooks on their grad_fn nodes that keep theirs, removed or not; the kept "
@@ -47,6 +54,7 @@ _GROUPS = {
     "transpose": "views",
     "select": "views",
     "slice": "views",
+    "slice:step": "views",
     "no_grad": "grad_mode",
     "enable_grad": "grad_mode",
     "set_grad_enabled(False)": "grad_mode",
@@ -90,6 +98,23 @@ _GROUPS = {
     "hook:kept": "hooks",
     "hook:edit_kept": "hooks",
     "float64": "dtypes",
+    "leaf:zeros": "edges",
+    "edge:div": "edges",
+    "edge:rdiv": "edges",
+    "edge:log": "edges",
+    "edge:pow_tensor": "edges",
+    "edge:pow_zero": "edges",
+    "edge:rpow_zero": "edges",
+    "data=": "data",
+    "data=:aliased": "data",
+    "data:edit": "data",
+    "data:saved": "data",
+    "backward:roots": "backward_inputs",
+    "backward:shared": "backward_inputs",
+    "grad:hold": "held_grads",
+    "grad:hold_cleared": "held_grads",
+    "grad:hold_edit": "held_grads",
+    "backward(named gradient)": "held_grads",
     "int64": "dtypes",
 }
 _OPS = frozenset(

@@ -49,6 +49,7 @@ class Held:
     filled: dict[str, None] = field(default_factory=dict)  # lists a backward appended to
     edited: dict[str, str] = field(default_factory=dict)  # held gradients edited: dtype
     results: dict[str, tuple[str, ...]] = field(default_factory=dict)  # autograd.grad's dtypes
+    references: dict[str, str] = field(default_factory=dict)  # `k = x.grad`s: dtype
 
     def live(self) -> list[str]:
         """Lists whose hook is still registered."""

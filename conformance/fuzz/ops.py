@@ -95,6 +95,8 @@ Transfer = Callable[[Interval], "Interval | None"]
 
 def _monotone(fn: Callable[[float], float]) -> Transfer:
     def transfer(b: Interval) -> Interval | None:
+        if not (math.isfinite(b.lo) and math.isfinite(b.hi)):
+            return None  # an edge value (see `EDGE`): it may hold nan, which no bound holds
         return bounded(fn(b.lo), fn(b.hi))
 
     return transfer
@@ -354,6 +356,7 @@ def view_choices(name: str, value: Value) -> list[Applied]:
         )
 
     targets = [s for r in (1, 2, 3) for s in factorizations(value.numel, r)]
+    targets += [s for s in factorizations(value.numel, 4) if sum(d == 1 for d in s) <= 1]
     for target in targets:
         sizes = ", ".join(str(s) for s in target)
         viewed = view_strides(shape, strides, target)
@@ -374,7 +377,8 @@ def view_choices(name: str, value: Value) -> list[Applied]:
     if rank == 2:
         add("{x}.T", shape[::-1], "T", strides[::-1])
     if rank >= 2:
-        for d0, d1 in ((0, 1), (-1, -2), (0, rank - 1)):
+        pairs = ((0, 1), (-1, -2), (0, rank - 1)) + (((1, 2),) if rank >= 4 else ())
+        for d0, d1 in pairs:
             if d0 % rank == d1 % rank:
                 continue
             new = list(shape)
@@ -386,8 +390,14 @@ def view_choices(name: str, value: Value) -> list[Applied]:
         if shape[0] >= 2:
             add("{x}[1:]", (shape[0] - 1, *shape[1:]), "slice", strides)
             add("{x}[:1]", (1, *shape[1:]), "slice", strides)
+            stepped = (strides[0] * 2, *strides[1:])
+            add("{x}[::2]", ((shape[0] + 1) // 2, *shape[1:]), "slice:step", stepped)
+            add("{x}[1::2]", (shape[0] // 2, *shape[1:]), "slice:step", stepped)
     if rank >= 2:
         add("{x}[:, 0]", (shape[0], *shape[2:]), "select", dropped(strides, 1))
+        if shape[1] >= 2:
+            stepped = (strides[0], strides[1] * 2, *strides[2:])
+            add("{x}[:, ::2]", (shape[0], (shape[1] + 1) // 2, *shape[2:]), "slice:step", stepped)
     return found
 
 

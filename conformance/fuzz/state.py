@@ -328,15 +328,7 @@ class State:
         value = self.values[target]
         edit = self.classify(target, operand)
         storage = value.storage
-        covers = value.numel == self.sizes.get(storage, -1)  # every element was written
-        aliases = self.aliases(target)
-        for name in aliases:
-            member = self.values[name]
-            if name == target or covers:
-                new = bound
-            else:
-                new = Interval(min(member.bound.lo, bound.lo), max(member.bound.hi, bound.hi))
-            self.values[name] = replace(member, bound=new)
+        aliases = self.write(target, bound)
         self.stale |= self.savers.get(storage, set())
         base_name = value.base or target
         base = self.values[base_name]
@@ -363,6 +355,31 @@ class State:
         for name in aliases:
             if self.values[name].base is None:
                 self._rebase_views(name)
+
+    def write(self, target: str, bound: Interval) -> list[str]:
+        """Bounds after `target`'s elements were written to lie in `bound`, as `edit` says;
+        on its own, a write through `.data`: no version moves, nothing is recorded. Returns
+        the names sharing the memory."""
+        value = self.values[target]
+        covers = value.numel == self.sizes.get(value.storage, -1)  # every element was written
+        aliases = self.aliases(target)
+        for name in aliases:
+            member = self.values[name]
+            if name == target or covers:
+                new = bound
+            else:
+                new = Interval(min(member.bound.lo, bound.lo), max(member.bound.hi, bound.hi))
+            self.values[name] = replace(member, bound=new)
+        return aliases
+
+    def assign_data(self, target: str, bound: Interval) -> None:
+        """`target.data = t` with a new tensor `t` of its shape and dtype: `target` takes
+        new memory, and the names that shared its old memory keep it. Its version counter
+        stays the one it shared with them, so their savers and its own are one set."""
+        value = self.values[target]
+        storage = self.storage(value.numel)
+        self.savers[storage] = self.savers.setdefault(value.storage, set())
+        self.values[target] = replace(value, storage=storage, bound=bound)
 
     def _rebase_views(self, base_name: str) -> None:
         base = self.values[base_name]

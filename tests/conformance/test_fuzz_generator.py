@@ -172,3 +172,14 @@ def test_the_cli_rejects_an_unknown_feature(capsys: pytest.CaptureFixture[str]) 
         "--tag sparse: unknown feature; expected one of backward_inputs, broadcasting"
         in capsys.readouterr().err
     )
+
+
+def test_programs_reach_the_edges_data_writes_several_roots_and_held_gradients() -> None:
+    config = Config(capabilities=Config().capabilities | {"autograd_grad"})
+    covered = frozenset().union(*(program.ops for program in sample(400, config)))
+    expected = {
+        "slice:step", "leaf:zeros", "data=", "data=:aliased", "data:edit", "backward:roots",
+        "backward:shared", "grad:hold", "grad:hold_cleared", "backward(named gradient)",
+    }  # fmt: skip
+    assert expected <= covered, expected - covered
+    assert len({label for label in covered if label.startswith("edge:")}) >= 2, covered

@@ -13,7 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conformance.fuzz.actions import backward, checks, hooks, inplace, misuse, modes, values
+from conformance.fuzz.actions import (
+    backward,
+    checks,
+    data,
+    edges,
+    hooks,
+    inplace,
+    misuse,
+    modes,
+    values,
+)
 from conformance.fuzz.program import Step
 
 if TYPE_CHECKING:
@@ -50,7 +60,7 @@ TABLE = (
     Row(values.leaf, 1),
     Row(backward.backward, 3),
     Row(checks.check_grad, 2),
-    Row(values.unary, 1, ("ops",)),
+    Row(values.unary, 2, ("ops",)),
     Row(values.scalar, 2, ("ops",)),
     Row(values.binary, 2, ("ops",)),
     Row(values.matmul, 1, ("matmul",)),
@@ -68,6 +78,13 @@ TABLE = (
     Row(hooks.hook, 2, ("hooks",), "hooks"),
     Row(hooks.kept_gradient, 3, ("hooks",), "hooks", lambda b: bool(b.held.filled)),
     Row(hooks.remove_hook, 1, ("hooks",), "hooks", lambda b: bool(b.held.live())),
+    Row(edges.edge_leaf, 1, ("edges",)),
+    Row(edges.edge_op, 2, ("edges",), None, lambda b: any(n in b.state.values for n in b.zeros)),
+    Row(data.assign_data, 1, ("data",)),
+    Row(data.edit_data, 1, ("data",), "inplace"),
+    Row(backward.multi_root, 1, ("backward_inputs",), "autograd_grad"),
+    Row(backward.hold_grad, 1, ("held_grads",), None, lambda b: bool(b.state.grads)),
+    Row(backward.named_gradient, 1, ("held_grads",)),
     Row(misuse.misuse, 1, ("errors",)),
     Row(misuse.misuse_poisoned, 1, ("errors", "nograd_views"), None, _poisoned),
 )

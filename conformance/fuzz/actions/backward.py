@@ -155,3 +155,90 @@ def retain_grad(b: Builder) -> Statement | None:
     value = b.state.values[name]
     b.state.values[name] = replace(value, retains=not value.leaf)
     return Statement(f"{name}.retain_grad()", ("retain_grad",))
+
+
+# --- several roots, and gradients the caller holds ----------------------------------------
+
+
+def multi_root(b: Builder) -> Statement | None:
+    """`autograd.backward([r1, r2])`: two roots in one pass, mostly sharing a subgraph, which
+    a pass per root would find freed."""
+    state = b.state
+    first = b.pick_tensor(lambda v: v.rootable)
+    if first is None:
+        return None
+    mine = state.values[first].nodes
+    others = [n for n in state.tensors(lambda v: v.rootable) if n != first]
+    sharing = [n for n in others if state.values[n].nodes & mine]
+    second = b.pick(sharing if sharing and not b.one_in(4) else others)
+    if second is None:
+        return None
+    names = [first, second]
+    roots = [state.values[n] for n in names]
+    retain = b.has("retain_graph") and b.flip()
+    labels: tuple[str, ...] = ("backward", "autograd.backward", "backward:roots")
+    if b.flip():
+        listed = ", ".join(n if v.numel == 1 else f"{n}.sum()" for n, v in zip(names, roots))
+        arguments = [f"[{listed}]"]
+    else:
+        arguments = [f"[{', '.join(names)}]"]
+        arguments.append(f"grad_tensors=[{', '.join(f'ones_like({n})' for n in names)}]")
+    if retain:
+        arguments.append("retain_graph=True")
+        labels += ("retain_graph",)
+    if second in sharing:
+        labels += ("backward:shared",)
+    call = f"autograd.backward({', '.join(arguments)})"
+    if any(state.backward_fails(root) for root in roots):
+        stale = any(root.nodes & state.stale for root in roots)
+        return Statement(call, labels + ("modified_saved" if stale else "freed_graph",))
+    for name, root in zip(names, roots):
+        b.held.fire(state, root, None)
+        state.backward(name, root, True)
+    if not retain:
+        state.freed |= roots[0].nodes | roots[1].nodes
+    return Statement(call, labels)
+
+
+HOLDS = ("clear", "edit", "keep")
+
+
+def hold_grad(b: Builder) -> Step | None:
+    """`k = x.grad`: the caller keeps a gradient; then, mostly, `x.grad = None` (the next
+    backward must make a new tensor, and `k` stays as it was) or an edit of `k` (which is
+    `x.grad`, and what the next backward accumulates into)."""
+    name = b.pick(sorted(n for n in b.state.grads if n in b.state.values))
+    if name is None:
+        return None
+    value = b.state.values[name]
+    kept = b.state.name("k")
+    b.held.references[kept] = value.dtype
+    b.steps.append(Statement(f"{kept} = {name}.grad", ("grad:hold",)))
+    then = b.one(HOLDS)
+    if then == "clear":
+        b.state.grads.discard(name)
+        return Statement(f"{name}.grad = None", ("grad=None", "grad:hold_cleared"))
+    if then == "edit" and b.can("inplace"):
+        return check_or_edit(b, kept, value.dtype, "grad:hold_edit")
+    return None
+
+
+def named_gradient(b: Builder) -> Statement | None:
+    """`g = randn(...)` then `r.backward(g)`: a gradient the caller still holds, and may edit
+    later, which a leaf must not take as its `.grad`."""
+    from conformance.fuzz.actions.values import stand_ins
+
+    root_name = b.pick_tensor(lambda v: v.rootable and v.numel > 1)
+    if root_name is None:
+        return None
+    root = b.state.values[root_name]
+    name = b.state.name("gr")
+    source = ops.with_options(ops.filled("randn", root.shape), root.dtype, False)
+    b.state.leaf(name, Value(root.shape, root.dtype, ops.FILLED_BOUNDS["randn"]))
+    b.steps.append(
+        Statement(f"{name} = {source}", ("leaf:randn",), stand_ins(name, root.shape, root.dtype))
+    )
+    retain = b.has("retain_graph") and b.flip()
+    arguments = [name] + (["retain_graph=True"] if retain else [])
+    labels = ("backward", "backward(named gradient)") + outcome(b, root_name, root, retain, None)
+    return Statement(f"{root_name}.backward({', '.join(arguments)})", labels)

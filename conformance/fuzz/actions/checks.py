@@ -66,6 +66,9 @@ def sweep(b: Builder) -> None:
         b.steps.append(Check(name, (), b.state.values[name].dtype))
     for subject, dtype in held.edited.items():
         b.steps.append(Check(subject, (), dtype))
+    for name, dtype in held.references.items():  # `.grad`s the caller kept
+        if name not in held.edited:
+            b.steps.append(Check(name, (), dtype))
     for name, dtypes in held.results.items():  # what autograd.grad returned
         for index, dtype in enumerate(dtypes):
             if f"{name}[{index}]" not in held.edited:

@@ -71,8 +71,9 @@ def misuse_inputs(b: Builder) -> Statement | None:
     expression = root if b.state.values[root].numel == 1 else f"{root}.sum()"
     # any such tensor, not mostly the newest: they are few, as most values require grad
     other = b.pick(b.state.tensors(lambda v: not v.requires_grad and v.is_float))
-    if other is None or b.flip():
+    if b.flip():
         return Statement(f"{expression}.backward(inputs=[])", ("error:empty_inputs",))
+    other = other or ops.filled("ones", (2,))  # most values require grad: a constant then
     return Statement(f"{expression}.backward(inputs=[{other}])", ("error:inputs_no_grad",))
 
 

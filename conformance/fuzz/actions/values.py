@@ -146,6 +146,9 @@ def matmul(b: Builder) -> Statement | None:
     partners = b.state.tensors(
         lambda v: v.dtype == left.dtype and len(v.shape) in (1, 2) and v.shape[0] == inner
     )
+    vectors = [name for name in partners if len(b.state.values[name].shape) == 1]
+    if vectors and b.flip():  # a matrix-vector product, the vector on either side
+        partners = vectors
     if partners and b.flip():
         right_source = b.one(partners)
         right = b.state.values[right_source]
