@@ -214,6 +214,9 @@ class MyGrad:
         if name == "grad" and value is None:
             obj.null_grad()
             return
+        if name == "data":  # mygrad's .data is the numpy array itself; it may be replaced
+            obj.data = value.data if isinstance(value, self.mg.Tensor) else value
+            return
         raise NotImplementedError(f"mygrad cannot set .{name} of a tensor")
 
     def binary(self, op: str, left: Any, right: Any) -> Any:

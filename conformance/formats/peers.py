@@ -5,9 +5,13 @@ error, crash and timeout counts by area (a spec's folder: `semantics/grad_fn`, `
 ...), then each divergence with the explanation its manifest
 (reports/expectations/<engine>.yaml) gives and, folded under it, the manifest's snippet that
 confirms it on the engine. The reason comes from the run; the snippet is read from the
-manifests (`--expectations`). Writes `matrix.html` and `summary.md`:
+manifests (`--expectations`). With `--bench`, a second run of the `bench`-tagged scenarios
+with timing on (the backends timed side by side in interleaved rounds), it adds, per engine
+and bench scenario, the median time and the ratio to the timing baseline (torch-cpu), with
+the thread count. Writes `matrix.html` and `summary.md`:
 
-    python -m conformance.formats.peers reports/runs/latest.json --out reports/peers
+    python -m conformance.formats.peers reports/runs/latest.json --out reports/peers \
+        --bench reports/bench/runs/latest.json
 """
 
 from __future__ import annotations
@@ -97,6 +101,92 @@ def threads(run: RunRecord) -> str:
     return "?" if value is None else "library default" if value == 0 else str(value)
 
 
+@dataclass(frozen=True)
+class Timed:
+    """One engine's time on one bench scenario: the median of its timed rounds, and its ratio
+    to the timing baseline with the 95% interval; `diverges` when its result differs from
+    torch's (a known failure: the time is still that of the engine's own computation)."""
+
+    median_s: float
+    rounds: int
+    ratio: float | None
+    low: float | None
+    high: float | None
+    to: str | None
+    diverges: bool
+
+    def text(self) -> str:
+        cell = _duration(self.median_s)
+        if self.ratio is not None:
+            cell += f" ({self.ratio:.3g}x"
+            if self.low is not None and self.high is not None and self.low != self.high:
+                cell += f", {self.low:.3g}-{self.high:.3g}"
+            cell += ")"
+        return cell + (" *" if self.diverges else "")
+
+
+def timings(run: RunRecord) -> dict[str, dict[str, Timed | str]]:
+    """Per bench-tagged scenario, per engine: its timing, or why there is none (its status)."""
+    table: dict[str, dict[str, Timed | str]] = {}
+    for result in run.results:
+        if "bench" not in result.tags:
+            continue
+        row = table.setdefault(result.scenario, {})
+        timing = result.timing
+        if timing is None:
+            row[result.backend] = column(result)
+            continue
+        ratio = timing.ratio
+        row[result.backend] = Timed(
+            median_s=timing.median,
+            rounds=len(timing.samples),
+            ratio=ratio.value if ratio else None,
+            low=ratio.low if ratio else None,
+            high=ratio.high if ratio else None,
+            to=ratio.to if ratio else None,
+            diverges=column(result) in _BAD,
+        )
+    return dict(sorted(table.items()))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} us"
+
+
+def _timing_baseline(run: RunRecord) -> str:
+    timing = run.data.get("timing") or {}
+    return str(timing.get("baseline") or run.data.get("baseline") or "?")
+
+
+def _timing_intro(bench: RunRecord) -> str:
+    timing = bench.data.get("timing") or {}
+    rounds = [
+        t.rounds for row in timings(bench).values() for t in row.values() if isinstance(t, Timed)
+    ]
+    spread = "no" if not rounds else str(min(rounds)) if min(rounds) == max(rounds) else ""
+    spread = spread or f"{min(rounds)} to {max(rounds)}"
+    precision = timing.get("bench_precision")
+    within = f"{precision:.0%}" if isinstance(precision, (int, float)) else "?"
+    cpus = (bench.data.get("environment") or {}).get("cpu_count")
+    return (
+        f"From run {bench.created} of the `bench` scenarios with timing on"
+        + (f", on a machine with {cpus} CPUs" if cpus else "")
+        + ": the backends are timed side by side in interleaved rounds (each in a worker "
+        f"process of its own with {threads(bench)} thread(s); {timing.get('warmup', '?')} "
+        f"untimed warm-up run, then {spread} timed rounds: until each ratio is known within "
+        f"{within} or {timing.get('bench_repeat', '?')} rounds), and a lazy engine is "
+        "realised before the clock stops. A cell is the median "
+        f"time of one run of the scenario and its ratio to {_timing_baseline(bench)} with the "
+        "95% interval (lower is faster); * marks an engine whose result differs from torch "
+        "there (a divergence listed below; the time is still that of its own computation); "
+        "a status instead of a time means the scenario did not run to the end."
+    )
+
+
 def version(run: RunRecord, engine: str) -> str:
     for backend in run.backends:
         if backend.name == engine:
@@ -106,7 +196,11 @@ def version(run: RunRecord, engine: str) -> str:
     return "?"
 
 
-def markdown(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None = None) -> str:
+def markdown(
+    run: RunRecord,
+    found_snippets: dict[str, dict[str, str]] | None = None,
+    bench: RunRecord | None = None,
+) -> str:
     engines = run.backend_names()
     lines = [
         "# Peers: engines written apart from torch, on every spec",
@@ -137,6 +231,18 @@ def markdown(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None = 
     for name in areas:
         row = [_cell(tables[engine].get(name, Counter())) for engine in engines]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
+    if bench is not None and timings(bench):
+        timed_engines = bench.backend_names()
+        lines += ["", "## Timing: bench scenarios", "", _timing_intro(bench), ""]
+        lines.append(
+            "| scenario | "
+            + " | ".join(f"{engine} ({threads(bench)} thr.)" for engine in timed_engines)
+            + " |"
+        )
+        lines.append("| --- | " + " | ".join("---:" for _ in timed_engines) + " |")
+        for scenario, row in timings(bench).items():
+            cells = [_timed_text(row.get(engine)) for engine in timed_engines]
+            lines.append(f"| `{scenario}` | " + " | ".join(cells) + " |")
     for engine in engines:
         found = divergences(run, engine, (found_snippets or {}).get(engine))
         if not found:
@@ -154,7 +260,11 @@ def markdown(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None = 
     return "\n".join(lines) + "\n"
 
 
-def render_html(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None = None) -> str:
+def render_html(
+    run: RunRecord,
+    found_snippets: dict[str, dict[str, str]] | None = None,
+    bench: RunRecord | None = None,
+) -> str:
     engines = run.backend_names()
     areas = sorted({area(result) for result in run.results})
     tables = {engine: counts(run, engine) for engine in engines}
@@ -168,6 +278,25 @@ def render_html(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None
         cells = "".join(_html_cell(tables[engine].get(name, Counter())) for engine in engines)
         rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
     sections = []
+    if bench is not None and timings(bench):
+        timed_engines = bench.backend_names()
+        head_t = "".join(
+            f"<th>{html.escape(engine)}<br><small>{html.escape(threads(bench))} thread(s)"
+            "</small></th>"
+            for engine in timed_engines
+        )
+        body = "".join(
+            f"<tr><th><code>{html.escape(scenario)}</code></th>"
+            + "".join(
+                f"<td>{html.escape(_timed_text(row.get(engine)))}</td>" for engine in timed_engines
+            )
+            + "</tr>"
+            for scenario, row in timings(bench).items()
+        )
+        sections.append(
+            f"<h2>Timing: bench scenarios</h2><p>{html.escape(_timing_intro(bench))}</p>"
+            f"<table><tr><th>scenario</th>{head_t}</tr>{body}</table>"
+        )
     for engine in engines:
         found = divergences(run, engine, (found_snippets or {}).get(engine))
         if not found:
@@ -205,6 +334,12 @@ def render_html(run: RunRecord, found_snippets: dict[str, dict[str, str]] | None
     )
 
 
+def _timed_text(timed: Timed | str | None) -> str:
+    if timed is None:
+        return "not run"
+    return timed if isinstance(timed, str) else timed.text()
+
+
 def _cell(by_column: Counter[str]) -> str:
     return " / ".join(str(by_column[name]) for name in COLUMNS)
 
@@ -222,13 +357,16 @@ def _one_line(text: str) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def write(run: RunRecord, out: Path, expectations: Path | None = None) -> list[Path]:
-    """Write both files; `expectations` is the manifests' folder the snippets come from."""
+def write(
+    run: RunRecord, out: Path, expectations: Path | None = None, bench: RunRecord | None = None
+) -> list[Path]:
+    """Write both files; `expectations` is the manifests' folder the snippets come from, and
+    `bench` a timed run of the bench scenarios whose times go in a table of their own."""
     found = snippets(expectations, list(run.backend_names()))
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.md", out / "matrix.html"]
-    paths[0].write_text(markdown(run, found), encoding="utf-8")
-    paths[1].write_text(render_html(run, found), encoding="utf-8")
+    paths[0].write_text(markdown(run, found, bench), encoding="utf-8")
+    paths[1].write_text(render_html(run, found, bench), encoding="utf-8")
     return paths
 
 
@@ -241,8 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         default="reports/expectations",
         help="the manifests whose snippets go under each divergence (default: %(default)s)",
     )
+    parser.add_argument(
+        "--bench",
+        help="a run JSON of the bench scenarios with timing on (conformance run --tag bench): "
+        "its median times and ratios go in a timing table",
+    )
     args = parser.parse_args(argv)
-    for path in write(load_run(args.run), Path(args.out), Path(args.expectations)):
+    bench = load_run(args.bench) if args.bench else None
+    for path in write(load_run(args.run), Path(args.out), Path(args.expectations), bench):
         print(f"wrote {path}")
     return 0
 

@@ -135,3 +135,21 @@ def test_the_peers_matrix_renders_from_a_small_run(tmp_path: Path) -> None:
     if "made up for the test" in page:  # listed and failing: its snippet is folded under it
         assert "<details><summary>snippet</summary><pre>y = x + 2  # -&gt; made up too" in page
     assert json.loads(json.dumps(peers.counts(run, "reference")))["tutorial"]["pass"] == 1
+
+
+def test_the_peers_matrix_shows_bench_times_and_ratios(tmp_path: Path) -> None:
+    from conformance.cli import main
+
+    spec = Path(__file__).parents[2] / "specs" / "bench" / "tutorial_chain_2x2.yaml"
+    args = ["run", "--spec", str(spec), "--backend", "reference", "--backend"]
+    args += ["torchlike:reference", "--timing-baseline", "reference", "--repeat", "3"]
+    args += ["--bench-repeat", "3", "--bench-min-repeat", "3", "--isolation", "none"]
+    assert main([*args, "--report-dir", str(tmp_path / "b")]) in (0, 1)
+    bench = load_run(tmp_path / "b" / "runs" / "latest.json")
+    table = peers.timings(bench)["bench.tutorial_chain_2x2"]
+    assert table["reference"].ratio == 1.0 and table["reference"].rounds == 3
+    written = peers.write(bench, tmp_path / "peers", None, bench)
+    summary = written[0].read_text()
+    assert "## Timing: bench scenarios" in summary and "(1x)" in summary
+    assert "| scenario | reference (1 thr.) | torchlike:reference (1 thr.) |" in summary
+    assert "Timing: bench scenarios" in written[1].read_text()
