@@ -19,12 +19,11 @@ from conformance.backends import (
     choose_baseline,
     default_backend_names,
     known_backends,
-    resolve_backend,
 )
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
 from conformance.interrupt import Interrupted, signals_deferred, signals_raise
-from conformance.isolation import Executor, Isolation, start_executors
+from conformance.isolation import Executor, Isolation, Worker, start_executors
 from conformance.isolation.executor import MODES
 from conformance.options import add_backend_options
 from conformance.progress import Progress
@@ -190,22 +189,31 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def backends_command(args: argparse.Namespace) -> int:
+    """Each backend is loaded in a worker of its own, side by side, so one engine's import
+    (paddle patches distutils, a plug-in may crash) cannot change or end the listing."""
     names = list(dict.fromkeys([*known_backends(), *(args.backend or [])]))
-    for name in names:
-        backend = resolve_backend(name)
-        availability = backend.availability()
-        print(f"{name}: {'available' if availability.available else 'unavailable'}")
+    workers = [Worker(name, Isolation()) for name in names]
+    code = 0
+    for worker in workers:
+        problem = worker.wait_ready()
+        worker.close()
+        if problem or worker.broken:
+            print(f"{worker.name}: cannot load\n  {problem or worker.broken}")
+            code = 1
+            continue
+        availability = worker.availability()
+        print(f"{worker.name}: {'available' if availability.available else 'unavailable'}")
         if not availability.available:
             print(f"  reason: {availability.reason}")
             continue
-        info = ", ".join(f"{key} {value}" for key, value in backend.info().items())
+        info = ", ".join(f"{key} {value}" for key, value in worker.info().items())
         print(f"  {info}")
-        print(f"  capabilities: {', '.join(sorted(backend.capabilities())) or 'none'}")
+        print(f"  capabilities: {', '.join(sorted(worker.capabilities())) or 'none'}")
     print(
         "\nalso: torch:DEVICE (torch on any device it can name: torch:cuda:1, torch:mps, "
         "torch:xpu, a PrivateUse1 device), torchlike:MODULE, package.module:factory"
     )
-    return 0
+    return code
 
 
 # --- helpers ---------------------------------------------------------------------------------

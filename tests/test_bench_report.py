@@ -24,7 +24,7 @@ def test_a_partial_run_leaves_the_report_alone(
     assert report.main(["--json", str(run), "--out", str(out), "--no-profile"]) == 0
 
     said = capsys.readouterr().out
-    assert "lacks 11 of the benchmarks" in said
+    assert "lacks 12 of the benchmarks" in said
     assert "test_side_by_side[mlp]" in said
     assert out.read_text() == "the last whole run's report"
     assert not out.with_suffix(".svg").exists()
