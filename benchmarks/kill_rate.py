@@ -8,10 +8,12 @@ changes one rule each (see tests/conformance/test_broken_catalogue.py). For each
 - the specs: every spec under specs/ runs on it, in this process, as `conformance run --spec
   specs --backend torchlike:MODULE --repeat 0` would, against torch-cpu as baseline; the bug is
   caught when any scenario fails or errors, and the count of those is recorded;
-- the fuzzer: the programs `conformance fuzz` generates (all features, default size) run on it
-  and on torch-cpu, at most `--examples` programs from the fixed `--seed`, until the first
-  divergence. This is the fuzz session's own generator and settings without its shrink phase
-  (shrinking a found bug costs more than finding it and decides nothing here).
+- the fuzzer: the first `--examples` programs the fuzzer's generator draws from `--seed` (all
+  features, default size; `conformance.fuzz.generator.sample`), the same ones for every
+  module, run on it and on torch-cpu until the first divergence. The programs are drawn once,
+  up front, so that each module meets the same ones whatever ran before it in this process;
+  a `conformance fuzz` session draws from the same generator but steers by what it has seen,
+  and shrinks what it finds (which costs more than finding it and decides nothing here).
 
 A clean proxy (the same wrapper, no rule changed) runs first as the control: the specs and
 the fuzzer must find nothing on it, or every "caught" below would be suspect; its fuzz run
@@ -22,7 +24,6 @@ benchmarks/report.py puts the table in reports/bench.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import sys
@@ -46,14 +47,11 @@ class Measured:
     fuzz_found: bool = False
     fuzz_programs: int = 0
     fuzz_seconds: float = 0.0
+    fuzz_divergence: str = ""  # the first mismatch of the first diverging program
 
     @property
     def by_specs(self) -> bool:
         return bool(self.spec_failures)
-
-
-class _Found(Exception):
-    pass
 
 
 def catalogue() -> list[str]:
@@ -88,39 +86,30 @@ def run_specs(runner: Any, scenarios: list[Any], backend: Any) -> list[str]:
     return [r.scenario.id for r in results if r.status in (Status.FAIL, Status.ERROR)]
 
 
-def run_fuzzer(backend: Any, oracle: Any, examples: int, seed: int) -> tuple[bool, int, float]:
-    """Whether a divergence is found within `examples` programs, how many ran, in seconds."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hypothesis_seed
+def fuzz_programs(examples: int, seed: int) -> tuple[list[Any], float]:
+    """The fuzzer's first `examples` programs from `seed` (all features, default size), and
+    the seconds generating them took."""
+    from conformance.fuzz.generator import Config, sample
 
+    started = time.perf_counter()
+    found = sample(examples, Config(), at=seed)
+    return found, time.perf_counter() - started
+
+
+def run_fuzzer(backend: Any, oracle: Any, programs: list[Any]) -> tuple[bool, int, float, str]:
+    """Whether one of `programs` diverges, how many ran until then, in how many seconds,
+    and the divergence (its first mismatch)."""
     from conformance.fuzz.differential import Differential
-    from conformance.fuzz.generator import Config, programs
 
     differential = Differential(backend, oracle)
-    ran, found = [0], [False]
-
-    def check(program: Any) -> None:
-        if found[0]:
-            raise _Found  # hypothesis replays the failing program once: the same answer
-        ran[0] += 1
-        if differential.run(program).diverged:
-            found[0] = True
-            raise _Found
-
-    search = settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        phases=(Phase.generate,),
-        suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-    )(hypothesis_seed(seed)(given(programs(Config()))(check)))
     started = time.perf_counter()
-    with contextlib.suppress(_Found):
-        search()
-    return found[0], ran[0], time.perf_counter() - started
+    for ran, program in enumerate(programs, 1):
+        verdict = differential.run(program)
+        if verdict.diverged:
+            first = verdict.mismatches[0]
+            shown = f"{first.path}: {first.problem}; expected {first.expected}, got {first.got}"
+            return True, ran, time.perf_counter() - started, shown[:400]
+    return False, len(programs), time.perf_counter() - started, ""
 
 
 def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> dict[str, Any]:
@@ -131,11 +120,13 @@ def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> d
     from conformance.spec import find_spec_files, load_specs
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(FIXTURES))
+    if str(FIXTURES) not in sys.path:
+        sys.path.insert(0, str(FIXTURES))
     scenarios = load_specs(find_spec_files([str(ROOT / "specs")]))
     oracle = resolve_backend("torch-cpu")
     runner = Runner(oracle, TimingOptions(0, 0))
     run_specs(runner, scenarios, oracle)  # the baseline's values, once, before any timing
+    programs, generating = fuzz_programs(examples, seed)
     rows = []
     for module in [CONTROL, *modules]:
         row = Measured(module, _bug(module))
@@ -143,8 +134,8 @@ def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> d
         started = time.perf_counter()
         row.spec_failures = run_specs(runner, scenarios, backend)
         row.spec_seconds = time.perf_counter() - started
-        row.fuzz_found, row.fuzz_programs, row.fuzz_seconds = run_fuzzer(
-            backend, oracle, examples, seed
+        row.fuzz_found, row.fuzz_programs, row.fuzz_seconds, row.fuzz_divergence = run_fuzzer(
+            backend, oracle, programs
         )
         torch.set_grad_enabled(True)  # whatever a broken grad mode left behind
         log(
@@ -154,7 +145,7 @@ def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> d
         )
         rows.append(row)
     control, broken = rows[0], rows[1:]
-    programs = sum(r.fuzz_programs for r in rows)
+    ran = sum(r.fuzz_programs for r in rows)
     seconds = sum(r.fuzz_seconds for r in rows)
     return {
         "examples": examples,
@@ -163,18 +154,20 @@ def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> d
         "torch": torch.__version__,
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "control": {**asdict(control), "programs_per_s": _rate(control)},
-        "programs_per_s": programs / seconds if seconds else 0.0,
+        "programs": len(programs),
+        "generating_s": generating,
+        # the fuzzer's speed: generating a program and running it on both backends
+        "control": {
+            **asdict(control),
+            "programs_per_s": len(programs) / (generating + control.fuzz_seconds),
+        },
+        "running_per_s": ran / seconds if seconds else 0.0,
         "modules": [asdict(r) for r in broken],
         "caught_by_specs": sum(r.by_specs for r in broken),
         "caught_by_fuzzer": sum(r.fuzz_found for r in broken),
         "caught_by_either": sum(r.by_specs or r.fuzz_found for r in broken),
         "caught_by_one_scenario": sum(len(r.spec_failures) == 1 for r in broken),
     }
-
-
-def _rate(row: Measured) -> float:
-    return row.fuzz_programs / row.fuzz_seconds if row.fuzz_seconds else 0.0
 
 
 def markdown(data: dict[str, Any]) -> list[str]:
@@ -192,17 +185,18 @@ def markdown(data: dict[str, Any]) -> list[str]:
         f"The broken-backend catalogue (`tests/conformance/fixtures/broken_*.py`, {total} "
         "modules, each real torch with one subtle bug) against the shipped specs "
         f"({data['specs']} scenarios, `conformance run --spec specs --repeat 0`) and the fuzzer "
-        f"(at most {data['examples']} programs from seed {data['seed']}, all features, against "
-        f"torch-cpu). Measured {data['date']}, torch {data['torch']}, by "
-        "`python benchmarks/kill_rate.py`.",
+        f"(the same first {data['programs']} programs from seed {data['seed']} for every "
+        f"module, all features, against torch-cpu). Measured {data['date']}, torch "
+        f"{data['torch']}, by `python benchmarks/kill_rate.py`.",
         "",
         f"- caught by the specs: **{share(data['caught_by_specs'])}**; by a single scenario: "
         f"{data['caught_by_one_scenario']}",
         f"- caught by the fuzzer: **{share(data['caught_by_fuzzer'])}**",
         f"- caught by either: {share(data['caught_by_either'])}",
-        f"- fuzzer speed: {control['programs_per_s']:.0f} programs/s on the clean proxy "
-        f"({control['fuzz_programs']} programs), {data['programs_per_s']:.0f} programs/s over "
-        "the whole measurement",
+        f"- fuzzer speed: {control['programs_per_s']:.0f} programs/s (generating "
+        f"{data['programs']} programs took {data['generating_s']:.1f} s; running them on the "
+        f"clean proxy and torch-cpu, {control['fuzz_seconds']:.1f} s); "
+        f"{data['running_per_s']:.0f} programs/s run over the whole measurement",
         f"- control (the proxy with no bug): {len(control['spec_failures'])} scenarios fail, "
         f"fuzzer {'**found a divergence**' if control['fuzz_found'] else 'found nothing'}",
         "",
