@@ -3,6 +3,8 @@ generator so the CLI can list them without importing hypothesis."""
 
 from __future__ import annotations
 
+from conformance import optable
+
 FEATURES = {
     "ops": "unary, scalar and elementwise binary ops",
     "broadcasting": "binary ops between different but compatible shapes",
@@ -37,23 +39,12 @@ FEATURES = {
 }
 ALL_FEATURES = frozenset(FEATURES)
 
-# Coverage labels (see `conformance.fuzz.ops`) that belong to a feature group other than "ops".
+# Coverage labels (see `conformance.fuzz.ops`) that belong to a feature group other than "ops",
+# beside the table's ops (`conformance.optable`: each op's `Fuzz.feature`).
 _GROUPS = {
     "broadcast": "broadcasting",
-    "matmul": "matmul",
-    "sum": "reductions",
-    "mean": "reductions",
-    "sum(dim)": "reductions",
-    "mean(dim)": "reductions",
     "keepdim": "reductions",
     "dims": "reductions",
-    "view": "views",
-    "reshape": "views",
-    "t": "views",
-    "T": "views",
-    "transpose": "views",
-    "select": "views",
-    "slice": "views",
     "slice:step": "views",
     "no_grad": "grad_mode",
     "enable_grad": "grad_mode",
@@ -117,16 +108,9 @@ _GROUPS = {
     "backward(named gradient)": "held_grads",
     "int64": "dtypes",
 }
-_OPS = frozenset(
-    {"neg", "exp", "log", "tanh", "sigmoid", "relu", "pow", "rpow", "add", "sub", "rsub", "mul"}
-    | {"div", "rdiv", "pow_tensor"}
-)
-
-
 def features_of(labels: frozenset[str]) -> frozenset[str]:
     """The feature groups a program's coverage labels belong to (for a spec's tags)."""
-    found = {_GROUPS[label] for label in labels if label in _GROUPS}
+    groups = {**_GROUPS, **{op.name: op.fuzz.feature for op in optable.OPS}}
+    found = {groups[label] for label in labels if label in groups}
     found |= {"errors" for label in labels if label.startswith("error:")}
-    if labels & _OPS:
-        found.add("ops")
     return frozenset(found)

@@ -1,45 +1,39 @@
 """The op set the fuzzer draws from, as spec-language source with the result's shape, dtype
 and bound. An op is offered only where its inputs keep it well conditioned (see `domain`).
 
-`DIFFERENTIABLE` names every differentiable op; `conformance.fuzz.gradcheck` checks each one
-against finite differences.
+The unary, power, scalar and tensor-tensor ops, their spellings and their interval rules come
+from `conformance.optable`, as does `DIFFERENTIABLE`, every differentiable op, which
+`conformance.fuzz.gradcheck` checks against finite differences.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conformance import optable
 from conformance.fuzz.domain import (
-    EXP_LIMIT,
-    FLOATS,
     Interval,
     bounded,
     broadcast,
     numel,
-    power,
     product,
     promote,
-    span,
     with_scalar,
 )
 from conformance.fuzz.layout import contiguous, dropped, swapped, view_strides
 from conformance.fuzz.state import Value
 
-DIFFERENTIABLE = (
-    "neg", "exp", "log", "tanh", "sigmoid", "relu", "pow", "rpow", "add", "sub", "rsub", "mul",
-    "div", "rdiv", "pow_tensor", "matmul", "sum", "sum(dim)", "mean", "mean(dim)", "view",
-    "reshape", "t", "T", "transpose", "select", "slice",
-)  # fmt: skip
+# Every differentiable op, by its coverage label: `conformance.optable` is the one list.
+DIFFERENTIABLE = optable.names()
 
 FILLED_BOUNDS = {
     "randn": Interval(-4.0, 4.0),  # normal draws of a few dozen elements stay inside
     "rand": Interval(0.0, 1.0),
     "ones": Interval(1.0, 1.0),
 }
-SCALARS: tuple[float | int, ...] = (2, 0.5, -1.5, 3)
-EXPONENTS: tuple[float | int, ...] = (2, 3, 0.5, -1, 1.5, -2)
+SCALARS = optable.SCALARS
+EXPONENTS = optable.EXPONENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,113 +84,82 @@ def nested_literal(data: Sequence[float | int], shape: Sequence[int]) -> str:
 # --- unary and scalar ops -----------------------------------------------------------------------
 
 
-Transfer = Callable[[Interval], "Interval | None"]
-
-
-def _monotone(fn: Callable[[float], float]) -> Transfer:
-    def transfer(b: Interval) -> Interval | None:
-        if not (math.isfinite(b.lo) and math.isfinite(b.hi)):
-            return None  # an edge value (see `EDGE`): it may hold nan, which no bound holds
-        return bounded(fn(b.lo), fn(b.hi))
-
-    return transfer
-
-
-def _sigmoid(v: float) -> float:
-    return 1.0 / (1.0 + math.exp(-v))
-
-
-_UNARY: dict[str, tuple[tuple[str, ...], Transfer, bool, bool]] = {
-    # name: (forms, transfer, saves, keeps integer dtype)
-    "neg": (("-{x}",), lambda b: Interval(-b.hi, -b.lo), False, True),
-    "exp": (
-        ("exp({x})", "{x}.exp()"),
-        lambda b: bounded(math.exp(b.lo), math.exp(b.hi)) if b.hi <= EXP_LIMIT else None,
-        True,
-        False,
-    ),
-    "log": (
-        ("log({x})", "{x}.log()"),
-        lambda b: bounded(math.log(b.lo), math.log(b.hi)) if b.positive else None,
-        True,
-        False,
-    ),
-    "tanh": (("tanh({x})", "{x}.tanh()"), _monotone(math.tanh), True, False),
-    "sigmoid": (("sigmoid({x})", "{x}.sigmoid()"), _monotone(_sigmoid), True, False),
-    "relu": (
-        ("relu({x})", "{x}.relu()"),
-        lambda b: Interval(max(b.lo, 0.0), max(b.hi, 0.0)),
-        True,
-        True,
-    ),
-}
+def _unary_forms(op: optable.Op) -> tuple[str, ...]:
+    """`-{x}`, `exp({x})`, `{x}.exp()`: an op's one-tensor spellings, as the table gives them."""
+    prefix = tuple(text.replace("x", "{x}") for text in op.syntax if text.startswith("-"))
+    functions = tuple(f"{name}({{x}})" for name in op.functions)
+    return prefix + functions + tuple(f"{{x}}.{name}()" for name in op.methods)
 
 
 def unary_choices(name: str, value: Value) -> list[Applied]:
+    """Each unary op of the table in each spelling, then `x ** k` and its kin with a number
+    on the right (the table's "power" ops)."""
     found = []
-    for op, (forms, transfer, saves, keeps_int) in _UNARY.items():
-        bound = transfer(value.bound)
-        if bound is None:
+    for op in optable.drawn_by("unary"):
+        assert op.fuzz.rule is not None
+        bound = op.fuzz.rule(value.bound)
+        dtype = optable.result_dtype(op, value.dtype)
+        if bound is None or dtype is None:
             continue
-        dtype = value.dtype if value.is_float or keeps_int else "float32"
-        for form in forms:
-            found.append(Applied(form.format(x=name), value.shape, dtype, bound, (op,), saves))
-    for exponent in EXPONENTS:
-        bound = power(value.bound, float(exponent))
-        if bound is None:
-            continue
-        dtype = with_scalar(value.dtype, exponent)
-        for form in ("{x} ** {k}", "{x}.pow({k})"):
-            source = form.format(x=name, k=exponent)
-            found.append(Applied(source, value.shape, dtype, bound, ("pow",), True))
+        for form in _unary_forms(op):
+            found.append(
+                Applied(form.format(x=name), value.shape, dtype, bound, (op.name,), op.fuzz.saves)
+            )
+    for op in optable.drawn_by("power"):
+        assert op.fuzz.rule is not None
+        for exponent in op.fuzz.constants:
+            bound = op.fuzz.rule(value.bound, _point(exponent))
+            if bound is None:
+                continue
+            dtype = with_scalar(value.dtype, exponent)
+            for form in op.fuzz.forms:
+                source = form.format(x=name, c=exponent)
+                found.append(Applied(source, value.shape, dtype, bound, (op.name,), op.fuzz.saves))
+    return found
+
+
+def _point(c: float | int) -> Interval:
+    return Interval(float(c), float(c))
+
+
+def _with_number(op: optable.Op, name: str, value: Value, c: float | int) -> list[Applied]:
+    """`op` between `value` and the number `c`, in each of its forms."""
+    assert op.fuzz.rule is not None
+    dtype = optable.result_dtype(op, with_scalar(value.dtype, c))
+    if dtype is None:
+        return []
+    found = []
+    saves = (
+        op.fuzz.number_saves
+    )  # None: torch saves the number, so a second backward finds it freed
+    for form in op.fuzz.forms:
+        left, right = (
+            (_point(c), value.bound) if form.startswith("{c}") else (value.bound, _point(c))
+        )
+        bound = op.fuzz.rule(left, right)
+        if bound is not None:
+            text = form.format(x=name, c=c)
+            found.append(
+                Applied(
+                    text, value.shape, dtype, bound, (op.name,), bool(saves), frees=saves is None
+                )
+            )
     return found
 
 
 def scalar_choices(name: str, value: Value) -> list[Applied]:
-    """`x + c`, `c - x`, `c / x`, `c ** x`, ... with a Python number `c`."""
+    """`x + c`, `c - x`, `c / x`, `c ** x`, ... with a Python number `c`: each of the table's
+    "scalar" ops with each number of `SCALARS`, then those with numbers of their own."""
     found = []
-    b = value.bound
+    drawn = optable.drawn_by("scalar")
     for c in SCALARS:
-        dtype = with_scalar(value.dtype, c)
-        k = Interval(float(c), float(c))
-        candidates = [
-            ("{x} + {c}", "add", bounded(b.lo + c, b.hi + c), dtype, False),
-            ("{c} + {x}", "add", bounded(b.lo + c, b.hi + c), dtype, False),
-            ("{x} - {c}", "sub", bounded(b.lo - c, b.hi - c), dtype, False),
-            ("{c} - {x}", "rsub", bounded(c - b.hi, c - b.lo), dtype, False),
-            ("{x} * {c}", "mul", product(b, k), dtype, None),
-            ("{c} * {x}", "mul", product(b, k), dtype, None),
-            ("{x} / {c}", "div", product(b, Interval(1 / c, 1 / c)), _true_div(dtype), None),
-        ]  # None: torch saves the number, so a second backward finds it freed
-        if b.away_from_zero:
-            inverse = Interval(1 / b.hi, 1 / b.lo)
-            candidates.append(("{c} / {x}", "rdiv", product(inverse, k), _true_div(dtype), True))
-        for source, op, bound, result_dtype, saves in candidates:
-            if bound is not None:
-                text = source.format(x=name, c=c)
-                found.append(
-                    Applied(
-                        text,
-                        value.shape,
-                        result_dtype,
-                        bound,
-                        (op,),
-                        bool(saves),
-                        frees=saves is None,
-                    )
-                )
-    for base in (2.0, 0.5):
-        if value.bound.magnitude <= 5:
-            bound = span([base**value.bound.lo, base**value.bound.hi])
-            if bound is not None:
-                dtype = "float32" if not value.is_float else value.dtype
-                source = f"{base} ** {name}"
-                found.append(Applied(source, value.shape, dtype, bound, ("rpow",), True))
+        for op in drawn:
+            if not op.fuzz.constants:
+                found.extend(_with_number(op, name, value, c))
+    for op in drawn:
+        for c in op.fuzz.constants:
+            found.extend(_with_number(op, name, value, c))
     return found
-
-
-def _true_div(dtype: str) -> str:
-    return dtype if dtype in FLOATS else "float32"
 
 
 # --- binary ops -----------------------------------------------------------------------------
@@ -230,24 +193,17 @@ def binary_choices(left_source: str, left: Value, right_source: str, right: Valu
     if shape is None:
         return []
     dtype = promote(left.dtype, bool(left.shape), right.dtype, bool(right.shape))
-    a, b = left.bound, right.bound
     labels = ("broadcast",) if left.shape != right.shape else ()
-    candidates = [
-        ("+", "add", bounded(a.lo + b.lo, a.hi + b.hi), dtype, False),
-        ("-", "sub", bounded(a.lo - b.hi, a.hi - b.lo), dtype, False),
-        ("*", "mul", product(a, b), dtype, True),
-    ]
-    if b.away_from_zero:
-        quotient = product(a, Interval(1 / b.hi, 1 / b.lo))
-        candidates.append(("/", "div", quotient, _true_div(dtype), True))
-    if a.positive and b.magnitude <= 2 and dtype in FLOATS:
-        corners = [base**e for base in (a.lo, a.hi) for e in (b.lo, b.hi)]
-        candidates.append(("**", "pow_tensor", span(corners), dtype, True))
     found = []
-    for symbol, op, bound, result_dtype, saves in candidates:
-        if bound is not None:
-            source = f"{left_source} {symbol} {right_source}"
-            found.append(Applied(source, shape, result_dtype, bound, (op, *labels), saves))
+    for op in optable.drawn_by("tensor"):
+        assert op.fuzz.rule is not None
+        bound = op.fuzz.rule(left.bound, right.bound)
+        result_dtype = optable.result_dtype(op, dtype)
+        if bound is not None and result_dtype is not None:
+            source = f"{left_source} {op.operators[0]} {right_source}"
+            found.append(
+                Applied(source, shape, result_dtype, bound, (op.name, *labels), op.fuzz.saves)
+            )
     return found
 
 

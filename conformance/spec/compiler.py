@@ -423,6 +423,8 @@ class _Compiler:
                     self.scope.uses.add(_METHOD_USES[func.attr])
                 elif func.attr == "requires_grad_" and not all(map(_is_true, node.args)):
                     self.scope.uses.add("requires_grad")  # requires_grad_() asks for a gradient
+                elif func.attr in L.OP_CAPABILITIES:
+                    self.scope.uses.add(L.OP_CAPABILITIES[func.attr])
                 obj = self.expr(receiver)
                 return L.CallMethod(obj, func.attr, *self.arguments(node))
             written = _module_prefix(receiver, func.attr)
@@ -458,6 +460,8 @@ class _Compiler:
         if name in L.FUNCTIONS:
             if name in _GRAD_MODE_USES:
                 self.scope.uses.add("grad_mode")
+            if name in L.OP_CAPABILITIES:
+                self.scope.uses.add(L.OP_CAPABILITIES[name])
             return L.Call(name, *self.arguments(node))
         if name in L.GRAD_MODES:
             raise self.error(node, f"{name}() is only allowed as a block: with {name}(): ...")

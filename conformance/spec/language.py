@@ -1,6 +1,6 @@
 """The spec language: its vocabulary and the instruction set that statements compile to.
 
-Instructions are plain frozen data. `conformance.interpreter` gives them meaning on a backend;
+Instructions are plain frozen data. `conformance.run.interpreter` gives them meaning on a backend;
 nothing here can run code.
 """
 
@@ -9,22 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-# Module-level functions a backend is asked to call by name.
-FUNCTIONS = frozenset(
+from conformance import optable
+
+# Module-level functions a backend is asked to call by name: the op table's
+# (`conformance.optable`) and these.
+FUNCTIONS = optable.spelled_functions() | frozenset(
     {
         "tensor",
         "ones",
         "zeros",
         "ones_like",
         "zeros_like",
-        "exp",
-        "log",
-        "tanh",
-        "sigmoid",
-        "relu",
-        "matmul",
-        "sum",
-        "mean",
         "is_grad_enabled",
         "set_grad_enabled",
         "autograd.grad",
@@ -38,7 +33,7 @@ BUILTINS = frozenset({"len"})
 # Context managers; only `with` may use them (set_grad_enabled is also a plain function).
 GRAD_MODES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "inference_mode"})
 
-METHODS = frozenset(
+METHODS = optable.spelled_methods() | frozenset(
     {
         "backward",
         "retain_grad",
@@ -58,23 +53,11 @@ METHODS = frozenset(
         "tolist",
         "size",
         "dim",
-        "view",
-        "reshape",
-        "t",
-        "transpose",
-        "sum",
-        "mean",
-        "exp",
-        "log",
-        "tanh",
-        "sigmoid",
-        "relu",
-        "pow",
         "remove",
         "name",
     }
 )
-ATTRIBUTES = frozenset(
+ATTRIBUTES = optable.spelled_attributes() | frozenset(
     {
         "grad",
         "data",
@@ -84,7 +67,6 @@ ATTRIBUTES = frozenset(
         "retains_grad",
         "shape",
         "dtype",
-        "T",
         "next_functions",
     }
 )
@@ -121,7 +103,14 @@ CAPABILITIES = {
     "strides": "stride() and is_contiguous() on tensors: their memory layout",
 }
 
-BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "**", "@"})
+BINARY_OPERATORS = optable.binary_operators()  # + - * / ** @
+# What a spec that spells a table op needs, for the ops that need more than the core.
+OP_CAPABILITIES = {
+    name: op.capability
+    for op in optable.OPS
+    if op.capability
+    for name in (*op.functions, *op.methods, *op.attributes)
+}
 # `x += v` and its kin: Python's augmented assignment, run as written (`operator.iadd`).
 AUGMENTED_OPERATORS = frozenset(op + "=" for op in BINARY_OPERATORS)
 
