@@ -4,36 +4,29 @@ differences, in float64, on one backend.
 Each case is a spec-language expression over `x0`, `x1`, evaluated through the harness's
 interpreter, so any backend can be checked and no engine is trusted. The scalar checked is
 `(expr * w).sum()` with a random `w`, which tests the whole vector-Jacobian product and not
-only its sum. Tolerances are per op, each with the reason it is what it is.
+only its sum. The cases, with their tolerances and the reason each is what it is, are the
+op table's (`conformance.optable`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from conformance import optable
 from conformance.backends.base import Backend
 from conformance.errors import Location
-from conformance.fuzz.ops import DIFFERENTIABLE
 from conformance.interpreter import Interpreter
 from conformance.spec.compiler import Scope, compile_expression
 from conformance.spec.model import Scenario
 
 STEP = 1e-6  # central differences: truncation ~STEP² f''', rounding ~eps |f| / STEP; both ≲ 1e-9
 
-_SMOOTH = "smooth on the sampled range: central differences are accurate to ~1e-9"
-_LINEAR = "linear in its input: the difference quotient is exact up to rounding"
-_AWAY = "inputs sampled in [0.5, 2], away from the pole at 0, so curvature stays below ~16"
-_KINK = "inputs sampled at least 0.25 away from the kink at 0, far beyond the step"
-
 Shape = tuple[int, ...]
 Range = tuple[float, float]
-_ANY: Range = (-2.0, 2.0)
-_POSITIVE: Range = (0.5, 2.0)
-_OFF_ZERO: Range = (0.25, 2.0)  # sampled with a random sign
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,64 +41,16 @@ class Case:
     signed: bool = False  # draw |x| from the range and give it a random sign
 
 
-def _case(
-    op: str,
-    expression: str,
-    shapes: Sequence[Shape],
-    ranges: Sequence[Range] | None = None,
-    tolerance: tuple[float, float] = (1e-6, 1e-8),
-    reason: str = _SMOOTH,
-    signed: bool = False,
-) -> Case:
-    chosen = tuple(ranges) if ranges is not None else tuple(_ANY for _ in shapes)
-    return Case(op, expression, tuple(shapes), chosen, *tolerance, reason, signed)
+def cases() -> tuple[Case, ...]:
+    """Every check of every op in `conformance.optable`, in table order."""
+    return tuple(
+        Case(op.name, c.expression, c.shapes, c.input_ranges, *c.tolerance, c.reason, c.signed)
+        for op in optable.OPS
+        for c in op.checks
+    )
 
 
-_EXACT = (1e-7, 1e-8)
-CASES = (
-    _case("neg", "-x0", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("exp", "exp(x0)", [(2, 3)]),
-    _case("log", "x0.log()", [(2, 3)], [_POSITIVE], (1e-6, 1e-7), _AWAY),
-    _case("tanh", "tanh(x0)", [(2, 3)]),
-    _case("sigmoid", "x0.sigmoid()", [(2, 3)]),
-    _case("relu", "relu(x0)", [(2, 3)], [_OFF_ZERO], _EXACT, _KINK, signed=True),
-    _case("pow", "x0 ** 3", [(2, 3)]),
-    _case("pow", "x0.pow(0.5)", [(2, 3)], [_POSITIVE], (1e-6, 1e-7), _AWAY),
-    _case("pow", "x0 ** -2", [(2, 3)], [_POSITIVE], (1e-6, 1e-7), _AWAY),
-    _case("rpow", "2.0 ** x0", [(2, 3)]),
-    _case("add", "x0 + x1", [(2, 3), (3,)], tolerance=_EXACT, reason=_LINEAR),
-    _case("sub", "x0 - x1", [(2, 1), (1, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("rsub", "2.0 - x0", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("mul", "x0 * x1", [(2, 3), (2, 1)], reason="bilinear: exact up to rounding"),
-    _case("div", "x0 / x1", [(2, 3), (3,)], [_ANY, _POSITIVE], (1e-6, 1e-7), _AWAY),
-    _case("rdiv", "2.0 / x0", [(2, 3)], [_POSITIVE], (1e-6, 1e-7), _AWAY),
-    _case(
-        "pow_tensor",
-        "x0 ** x1",
-        [(2, 3), (3,)],
-        [_POSITIVE, _ANY],
-        (1e-6, 1e-7),
-        "positive bases in [0.5, 2] and exponents in [-2, 2]: smooth, values below 4",
-    ),
-    _case("matmul", "x0 @ x1", [(2, 3), (3, 4)], reason="bilinear: exact up to rounding"),
-    _case("matmul", "matmul(x0, x1)", [(2, 3), (3,)], reason="bilinear: exact up to rounding"),
-    _case("matmul", "x0 @ x1", [(3,), (3,)], reason="bilinear: exact up to rounding"),
-    _case("matmul", "x0 @ x1", [(3,), (3, 2)], reason="bilinear: exact up to rounding"),
-    _case("sum", "x0.sum()", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("sum(dim)", "x0.sum(dim=1, keepdim=True)", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("sum(dim)", "sum(x0, dim=(0, 2))", [(2, 3, 2)], tolerance=_EXACT, reason=_LINEAR),
-    _case("mean", "mean(x0)", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("mean(dim)", "x0.mean(dim=0)", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("mean(dim)", "x0.mean(-1, keepdim=True)", [(3, 2)], tolerance=_EXACT, reason=_LINEAR),
-    _case("view", "x0.view(3, 2)", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("reshape", "x0.t().reshape(6)", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("t", "x0.t()", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("T", "x0.T", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("transpose", "x0.transpose(0, 2)", [(2, 3, 2)], tolerance=_EXACT, reason=_LINEAR),
-    _case("select", "x0[1]", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("select", "x0[:, -1]", [(2, 3)], tolerance=_EXACT, reason=_LINEAR),
-    _case("slice", "x0[1:]", [(3, 2)], tolerance=_EXACT, reason=_LINEAR),
-)
+CASES = cases()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +69,14 @@ def gradcheck(backend: Backend, seed: int = 0) -> list[Outcome]:
     checker = _Checker(backend)
     previous = backend.grad_enabled()
     try:
-        return [checker.check(case, rng) for case in CASES]
+        return [checker.check(case, rng) for case in cases()]
     finally:
         backend.set_grad_enabled(previous)
 
 
 def uncovered() -> set[str]:
     """Differentiable ops with no case: kept empty by a test."""
-    return set(DIFFERENTIABLE) - {case.op for case in CASES}
+    return set(optable.names()) - {case.op for case in cases()}
 
 
 class _Checker:
@@ -210,6 +155,21 @@ class _Checker:
                 values.append(float(self.backend.to_numpy(out)))
             grad[index] = (values[0] - values[1]) / (2 * STEP)
         return grad
+
+
+def as_function(backend: Backend, expression: str, arity: int) -> Callable[..., Any]:
+    """A case's `expression` as a function of `arity` backend tensors (`x0`, `x1`, ...),
+    evaluated by the harness's interpreter as `gradcheck` evaluates it: for a test that
+    checks the same cases some other way (tests/reference/test_gradcheck.py)."""
+    checker = _Checker(backend)
+    names = [f"x{k}" for k in range(arity)]
+    expr = compile_expression(expression, checker.where, Scope(bound=set(names)))
+
+    def function(*tensors: Any) -> Any:
+        checker.interpreter.env = dict(zip(names, tensors))
+        return checker.interpreter.eval(expr)
+
+    return function
 
 
 def _sample(shape: Shape, bounds: Range, signed: bool, rng: np.random.Generator) -> np.ndarray:
