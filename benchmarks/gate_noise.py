@@ -72,8 +72,8 @@ def worker(
     """One run of the bench specs, like `conformance run`, with one backend slowed on one
     scenario; writes the run JSON to `out`."""
     from conformance.backends import choose_baseline, resolve_backend
-    from conformance.report import build_report, dumps, spec_set
-    from conformance.runner import Runner, TimingOptions
+    from conformance.report.build import build_report, dumps, spec_set
+    from conformance.run.runner import Runner, TimingOptions
     from conformance.spec import find_spec_files, load_specs
 
     scenarios = load_specs(find_spec_files([str(BENCH)]))
@@ -131,8 +131,8 @@ def slowed_run(
 
 def judge(baseline: Path, current: Path, check: str) -> dict[str, Any]:
     """The gate's timing verdict for every scenario x backend it compared."""
-    from conformance.gate import run_gate
-    from conformance.runfile import load_run
+    from conformance.ci.gate import run_gate
+    from conformance.report.runfile import load_run
     from conformance.timing import parse_check
 
     result = run_gate(load_run(baseline), load_run(current), [parse_check(check)])

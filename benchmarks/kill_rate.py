@@ -80,7 +80,7 @@ def _bug(module: str) -> str:
 
 
 def run_specs(runner: Any, scenarios: list[Any], backend: Any) -> list[str]:
-    from conformance.results import Status
+    from conformance.run.results import Status
 
     results = runner.run_all(scenarios, [backend])
     return [r.scenario.id for r in results if r.status in (Status.FAIL, Status.ERROR)]
@@ -116,7 +116,7 @@ def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> d
     import torch
 
     from conformance.backends import resolve_backend
-    from conformance.runner import Runner, TimingOptions
+    from conformance.run.runner import Runner, TimingOptions
     from conformance.spec import find_spec_files, load_specs
 
     torch.set_num_threads(1)

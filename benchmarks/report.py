@@ -379,7 +379,7 @@ def _why_full_run(results: dict[str, Any], limit: float) -> list[str]:
         + f"Beyond torch and its sympy it takes {_time(beyond_sympy)}, which leaves "
         f"{_time(max(limit - beyond_sympy, 0.0))} for timing, where the bench scenarios alone "
         f"take {_time(bench)} to reach the precision that the gate's noise study asks of them "
-        '(docs/gate.md).',
+        "(docs/gate.md).",
         "",
     ]
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from benchmarks.null_backend import NullBackend
-from conformance.runner import BENCH_TAG, Runner, TimingOptions
+from conformance.run.runner import BENCH_TAG, Runner, TimingOptions
 from conformance.spec import find_spec_files, load_specs
 
 pytest.importorskip("pytest_benchmark")

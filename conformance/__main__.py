@@ -11,7 +11,7 @@ import sys
 
 
 def main() -> int:
-    from conformance.interrupt import SIGNALS, Interrupted
+    from conformance.run.interrupt import SIGNALS, Interrupted
 
     def stop(signum: int, frame: object) -> None:
         raise Interrupted(signum)
@@ -19,7 +19,7 @@ def main() -> int:
     for signum in SIGNALS:
         signal.signal(signum, stop)
     try:
-        from conformance.cli import main as run
+        from conformance.cli.main import main as run
 
         return run()
     except (Interrupted, KeyboardInterrupt) as exc:

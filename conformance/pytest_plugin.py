@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from conformance.options import add_backend_options
+from conformance.cli.options import add_backend_options
 
 if TYPE_CHECKING:  # the harness imports numpy and yaml: only load it when the plugin is used
     from conformance.backends.base import Backend
-    from conformance.expectations import Expectations
-    from conformance.results import ScenarioResult
-    from conformance.runner import Runner
+    from conformance.ci.expectations import Expectations
+    from conformance.run.results import ScenarioResult
+    from conformance.run.runner import Runner
     from conformance.spec.model import Scenario
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -85,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("conformance_installed"):
         from conformance.errors import UsageError
-        from conformance.specset import installed_folder
+        from conformance.spec.specset import installed_folder
 
         try:
             config.args.append(str(installed_folder()))  # collected as if named
@@ -108,7 +108,7 @@ class ConformanceSession:
         note: str = "",
         expectations: Expectations | None = None,
     ) -> None:
-        from conformance.expectations import Expectations
+        from conformance.ci.expectations import Expectations
 
         self.backends = list(backends)
         self.runner = runner
@@ -123,9 +123,9 @@ class ConformanceSession:
     def from_config(cls, config: pytest.Config) -> ConformanceSession:
         """Resolve the backends and the baseline as the CLI does; bad names are usage errors."""
         from conformance.backends import choose_baseline, default_backend_names, resolve_backend
+        from conformance.ci.expectations import engine_versions, load_expectations
         from conformance.errors import SpecError, UsageError
-        from conformance.expectations import engine_versions, load_expectations
-        from conformance.runner import Runner, TimingOptions
+        from conformance.run.runner import Runner, TimingOptions
 
         names: list[str] = config.getoption("conformance_backend") or []
         note = ""
@@ -186,7 +186,7 @@ class ConformanceSession:
                 unavailable[backend.name] = reason
         if not self.counts and not unavailable:
             return
-        from conformance.results import Status
+        from conformance.run.results import Status
 
         terminalreporter.section("conformance")
         rare = (Status.CRASH, Status.TIMEOUT)  # worker faults: named only when they happen
@@ -294,7 +294,7 @@ class ScenarioItem(pytest.Item):
         self.extra_keyword_matches.update(scenario.tags)  # `-k tag` works for every tag
 
     def runtest(self) -> None:
-        from conformance.results import Status
+        from conformance.run.results import Status
 
         session = self.config.stash[_SESSION]
         result = session.expectations.apply(session.runner.run(self.scenario, self.backend))

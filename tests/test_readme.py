@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import _parser
+from conformance.cli.main import _parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -10,8 +10,8 @@ from conformance.formats.html import html_report
 from conformance.formats.junit import junit_xml
 from conformance.formats.markdown import markdown
 from conformance.formats.summary import summary
-from conformance.runfile import RunRecord
-from conformance.runlog import write_atomic
+from conformance.report.runfile import RunRecord
+from conformance.report.runlog import write_atomic
 
 FILES = {
     "junit.xml": junit_xml,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.results import Status
-from conformance.runfile import ResultRecord, RunRecord
+from conformance.report.runfile import ResultRecord, RunRecord
+from conformance.run.results import Status
 
 SYMBOL = {
     Status.PASS: "✅",

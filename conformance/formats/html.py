@@ -25,8 +25,8 @@ from conformance.formats.common import (
     timed,
     verdict,
 )
-from conformance.results import Status
-from conformance.runfile import Ratio, ResultRecord, RunRecord
+from conformance.report.runfile import Ratio, ResultRecord, RunRecord
+from conformance.run.results import Status
 
 _STYLE = """
 :root { --pass:#1b7f3b; --pass-bg:#dcf3e2; --fail:#b3261e; --fail-bg:#fbd5d2;

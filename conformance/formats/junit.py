@@ -11,8 +11,8 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from conformance.results import Status
-from conformance.runfile import ResultRecord, RunRecord
+from conformance.report.runfile import ResultRecord, RunRecord
+from conformance.run.results import Status
 
 # Characters XML 1.0 cannot hold at all; they are dropped rather than breaking the file.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -16,8 +16,8 @@ from conformance.formats.common import (
     timed,
     verdict,
 )
-from conformance.results import Status
-from conformance.runfile import ResultRecord, RunRecord
+from conformance.report.runfile import ResultRecord, RunRecord
+from conformance.run.results import Status
 
 
 def markdown(run: RunRecord) -> str:

@@ -23,9 +23,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from conformance.expectations import load_expectations
-from conformance.results import Status
-from conformance.runfile import ResultRecord, RunRecord, load_run
+from conformance.ci.expectations import load_expectations
+from conformance.report.runfile import ResultRecord, RunRecord, load_run
+from conformance.run.results import Status
 
 COLUMNS = ("pass", "fail", "unsupported", "error", "crash", "timeout")
 _BAD = ("fail", "error", "crash", "timeout")
@@ -240,9 +240,9 @@ def markdown(
             + " |"
         )
         lines.append("| --- | " + " | ".join("---:" for _ in timed_engines) + " |")
-        for scenario, row in timings(bench).items():
-            cells = [_timed_text(row.get(engine)) for engine in timed_engines]
-            lines.append(f"| `{scenario}` | " + " | ".join(cells) + " |")
+        for scenario, timed in timings(bench).items():
+            shown = [_timed_text(timed.get(engine)) for engine in timed_engines]
+            lines.append(f"| `{scenario}` | " + " | ".join(shown) + " |")
     for engine in engines:
         found = divergences(run, engine, (found_snippets or {}).get(engine))
         if not found:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import shlex
 
 from conformance.formats.common import SEVERITY, SYMBOL, problems, spec_set_text, verdict
-from conformance.results import Status
-from conformance.runfile import ResultRecord, RunRecord
+from conformance.report.runfile import ResultRecord, RunRecord
+from conformance.run.results import Status
 
 LIMIT = 60_000  # bytes of UTF-8
 FULL_REPORT = "report.html"

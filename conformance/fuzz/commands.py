@@ -1,6 +1,6 @@
 """`conformance fuzz` and `conformance gradcheck`: their arguments and what they print.
 
-`conformance.cli` adds them with `add_commands`; the heavy imports (hypothesis, the session)
+`conformance.cli.main` adds them with `add_commands`; the heavy imports (hypothesis, the session)
 happen only when one of them runs, so other commands start as fast as before.
 """
 

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 
 from conformance.backends.base import Backend
-from conformance.diff import Mismatch, Where, diff
 from conformance.fuzz.program import Program, fuzz_yaml
-from conformance.interpreter import Interpreter, Outcome
+from conformance.run.diff import Mismatch, Where, diff
+from conformance.run.interpreter import Interpreter, Outcome
 from conformance.spec.model import Expect, Raises, Scenario
 from conformance.spec.schema import build_scenario
 from conformance.spec.yamlnodes import read_yaml

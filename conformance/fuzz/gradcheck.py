@@ -19,7 +19,7 @@ import numpy as np
 from conformance import optable
 from conformance.backends.base import Backend
 from conformance.errors import Location
-from conformance.interpreter import Interpreter
+from conformance.run.interpreter import Interpreter
 from conformance.spec.compiler import Scope, compile_expression
 from conformance.spec.model import Scenario
 

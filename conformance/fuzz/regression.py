@@ -20,12 +20,12 @@ from conformance.fuzz import emit
 from conformance.fuzz.differential import NO_WARNING, NOTHING, Verdict
 from conformance.fuzz.features import features_of
 from conformance.fuzz.program import Check, Statement, tolerance_fields
-from conformance.results import ScenarioResult, Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.results import ScenarioResult, Status
+from conformance.run.runner import Runner, TimingOptions
+from conformance.run.values import NodeValue
 from conformance.spec import display_path
 from conformance.spec.schema import build_scenario
 from conformance.spec.yamlnodes import read_yaml
-from conformance.values import NodeValue
 
 DEFAULT_DIR = Path("specs") / "regressions"
 _SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from conformance.interpreter import Outcome
 from conformance.isolation import limits
 from conformance.isolation.executor import Isolation, Local
-from conformance.results import ErrorInfo
+from conformance.run.interpreter import Outcome
+from conformance.run.results import ErrorInfo
 
 
 @dataclass(frozen=True, slots=True)

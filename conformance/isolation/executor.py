@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from conformance.backends.base import Availability, Backend
-from conformance.interpreter import Interpreter, Outcome
-from conformance.interrupt import Interrupted
-from conformance.results import ErrorInfo, Fault, Status
+from conformance.run.interpreter import Interpreter, Outcome
+from conformance.run.interrupt import Interrupted
+from conformance.run.results import ErrorInfo, Fault, Status
 from conformance.spec.model import Scenario
 
 MODES = ("process", "none")

@@ -18,10 +18,10 @@ from typing import Any
 
 from conformance.backends.base import Availability
 from conformance.errors import UsageError
-from conformance.interpreter import Outcome
 from conformance.isolation import child
 from conformance.isolation.executor import Executor, Isolation, Local
-from conformance.results import Fault, Status
+from conformance.run.interpreter import Outcome
+from conformance.run.results import Fault, Status
 from conformance.spec.model import Scenario
 
 STARTUP_TIMEOUT_S = 180.0  # importing an engine (torch, paddle) can take a while on a cold disk

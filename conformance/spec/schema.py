@@ -31,8 +31,8 @@ from conformance.spec.model import (
     WarningCheck,
     Warns,
 )
+from conformance.spec.versions import parse_range
 from conformance.spec.yamlnodes import Node
-from conformance.versions import parse_range
 
 FORMAT_VERSION = 1
 _TOP_REQUIRED = ("spec", "id", "title", "tags", "requires", "source", "rationale", "steps")

@@ -12,7 +12,7 @@ import numpy as np
 
 from conformance.backends.base import Backend
 from conformance.isolation import Executor, executor_for
-from conformance.results import Fault, Timing
+from conformance.run.results import Fault, Timing
 from conformance.spec.model import Scenario
 from conformance.timing.stats import RESAMPLES, Paired, rng_for, row_medians
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 PASS = str(DATA / "pass")
@@ -164,10 +164,10 @@ def test_only_the_whole_program_freezes_what_it_loaded(
 ) -> None:
     """`gc.freeze` spares the collector torch's objects for the rest of the process; a call
     in process (a test, a tool) must not freeze its caller's garbage for good."""
-    import conformance.cli
+    import conformance.cli.main
 
     frozen: list[bool] = []
-    monkeypatch.setattr(conformance.cli.gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(conformance.cli.main.gc, "freeze", lambda: frozen.append(True))
     args = ["run", "--spec", PASS, "-k", "no_grad", "--backend", "reference"]
     args += ["--repeat", "0", "--report-dir", str(tmp_path)]
     assert main(args) == 0 and frozen == []
@@ -178,7 +178,7 @@ def test_only_the_whole_program_freezes_what_it_loaded(
 def test_every_command_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     """argparse formats help text with %, so a stray % in one option's help (a default such
     as ratio:50%@95) breaks that command's --help; each must print and exit 0."""
-    from conformance.cli import _parser
+    from conformance.cli.main import _parser
 
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

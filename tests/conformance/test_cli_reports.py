@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 PASS = str(DATA / "pass")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance.diff import Where, diff
 from conformance.errors import Location
-from conformance.values import DTypeValue, NodeValue, Opaque
+from conformance.run.diff import Where, diff
+from conformance.run.values import DTypeValue, NodeValue, Opaque
 
 WHERE = Where("tutorial.accumulation", "torch-cpu", Location("specs/a.yaml", 14))
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conformance.backends import resolve_backend
-from conformance.results import Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.results import Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import find_spec_files, load_specs
 
 torch = pytest.importorskip("torch")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.ci.expectations import load_expectations, manifest_path
+from conformance.cli.main import main
 from conformance.errors import SpecError
-from conformance.expectations import load_expectations, manifest_path
-from conformance.results import ScenarioResult, Status
+from conformance.run.results import ScenarioResult, Status
 from conformance.spec import load_spec
 
 DATA = Path(__file__).parent / "data"

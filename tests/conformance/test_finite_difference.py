@@ -12,10 +12,10 @@ import pytest
 from conformance.backends import resolve_backend
 from conformance.formats.html import html_report
 from conformance.formats.markdown import markdown
-from conformance.report import build_report
-from conformance.results import ScenarioResult, Status
-from conformance.runfile import check_run, load_run
-from conformance.runner import Runner, TimingOptions
+from conformance.report.build import build_report
+from conformance.report.runfile import check_run, load_run
+from conformance.run.results import ScenarioResult, Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import load_specs
 
 torch = pytest.importorskip("torch")
@@ -97,7 +97,7 @@ def test_neither_side(write_spec: Callable[..., Path]) -> None:
 
 def _interpreter_outcome(scenario: object, got_scale: float) -> list:  # type: ignore[type-arg]
     """Run on torch-cpu, with every gradient the backend reads scaled (a wrong backend)."""
-    from conformance.interpreter import Interpreter
+    from conformance.run.interpreter import Interpreter
 
     backend = resolve_backend("torch-cpu")
 
@@ -193,7 +193,7 @@ def test_scenario_shapes_get_an_opinion(shape: str, write_spec: Callable[..., Pa
 
 def _observed_grad(path: Path) -> str:
     scenario = load_specs([str(path)])[0]
-    from conformance.interpreter import Interpreter
+    from conformance.run.interpreter import Interpreter
 
     outcome = Interpreter(scenario, resolve_backend("torch-cpu")).run()
     [value] = outcome.observations.values()

@@ -17,7 +17,7 @@ from conformance.fuzz.generator import Config, programs, sample
 from conformance.fuzz.program import Check, Program, Statement
 from conformance.fuzz.regression import escape
 from conformance.fuzz.session import Options, fuzz
-from conformance.interpreter import Interpreter
+from conformance.run.interpreter import Interpreter
 from conformance.spec.model import Expect, Raises
 
 QUICK = settings(
@@ -165,7 +165,7 @@ def test_a_check_reads_its_flags_as_one_tuple() -> None:
 
 
 def test_the_cli_rejects_an_unknown_feature(capsys: pytest.CaptureFixture[str]) -> None:
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     assert main(["fuzz", "--backend", "reference", "--tag", "sparse"]) == 2
     assert (

@@ -18,7 +18,7 @@ from conformance.fuzz.generator import Config, _Builder, sample
 from conformance.fuzz.layout import contiguous, is_contiguous, view_strides
 from conformance.fuzz.program import Check, Program, Statement
 from conformance.fuzz.state import State, Value
-from conformance.interpreter import Interpreter
+from conformance.run.interpreter import Interpreter
 
 # --- layout ----------------------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ def test_bounds_stay_sound_after_edits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_cli_rejects_an_unknown_skipped_feature(capsys: pytest.CaptureFixture[str]) -> None:
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     assert main(["fuzz", "--backend", "reference", "--skip", "copyslices"]) == 2
     assert "--skip copyslices: unknown feature" in capsys.readouterr().err

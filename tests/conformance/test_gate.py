@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 BENCH = "bench.mlp"
 

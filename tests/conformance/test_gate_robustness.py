@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance import cli
-from conformance.cli import main
+from conformance.cli import main as cli
+from conformance.cli.main import main
 from conformance.formats.html import html_report as html
 from conformance.formats.markdown import markdown
-from conformance.runfile import check_run, run_from_dict
+from conformance.report.runfile import check_run, run_from_dict
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = 10_000 if os.environ.get("CI") else 300

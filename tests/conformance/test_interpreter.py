@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.backends import resolve_backend
-from conformance.interpreter import Interpreter
+from conformance.run.interpreter import Interpreter
 from conformance.spec import load_spec
 
 torch = pytest.importorskip("torch")
@@ -213,7 +213,7 @@ def test_random_draws_are_the_seeded_generators_whatever_the_cache_holds(write_s
     still gets what a fresh generator gives, and every run gets its own copy."""
     import numpy as np
 
-    from conformance import interpreter
+    from conformance.run import interpreter
 
     scenario = load_spec(write_spec("  - a = randn(3)\n  - b = rand(2, 2)\n  - c = randn(4)\n"))
     backend = resolve_backend("reference")

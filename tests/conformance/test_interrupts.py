@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 REPO = Path(__file__).parents[2]
 SPECS = REPO / "specs" / "semantics"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 SPEC = """\
 spec: 1
@@ -185,7 +185,7 @@ def test_a_baseline_that_hangs_is_not_run_again_for_the_others(
 ) -> None:
     """The others' cross-checks say the baseline timed out, instead of waiting on it twice."""
     from conformance.isolation import Isolation, start_executors
-    from conformance.runner import Runner, TimingOptions
+    from conformance.run.runner import Runner, TimingOptions
     from conformance.spec import load_spec
 
     monkeypatch.setenv("FAULTY_ENGINE", "hang")

@@ -12,7 +12,7 @@ import pytest
 
 from conformance.backends import Unavailable, resolve_backend
 from conformance.formats import peers
-from conformance.runfile import load_run
+from conformance.report.runfile import load_run
 
 ENGINES = {"mygrad": "mygrad", "tinygrad": "tinygrad", "paddle": "paddle"}  # backend: module
 
@@ -98,7 +98,7 @@ def test_paddle_spells_requires_grad_as_stop_gradient() -> None:
 
 
 def test_the_peers_matrix_renders_from_a_small_run(tmp_path: Path) -> None:
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     spec = Path(__file__).parents[2] / "specs" / "tutorial" / "in27_add.yaml"
     manifests = tmp_path / "expectations"
@@ -138,7 +138,7 @@ def test_the_peers_matrix_renders_from_a_small_run(tmp_path: Path) -> None:
 
 
 def test_the_peers_matrix_shows_bench_times_and_ratios(tmp_path: Path) -> None:
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     spec = Path(__file__).parents[2] / "specs" / "bench" / "tutorial_chain_2x2.yaml"
     args = ["run", "--spec", str(spec), "--backend", "reference", "--backend"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from conformance.progress import Progress
-from conformance.results import ScenarioResult, Status
+from conformance.report.progress import Progress
+from conformance.run.results import ScenarioResult, Status
 from conformance.spec import load_spec
 
 SCENARIO = load_spec(Path(__file__).parent / "data" / "pass" / "accumulation.yaml")

@@ -45,7 +45,7 @@ def test_installed_but_not_asked_for_it_changes_nothing(
 
         def test_the_harness_is_not_even_imported():
             assert "conformance.spec" not in sys.modules
-            assert "conformance.runner" not in sys.modules
+            assert "conformance.run.runner" not in sys.modules
         """
     )
     result = run(pytester, "-v")

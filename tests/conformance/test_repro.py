@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from conformance.backends import resolve_backend
-from conformance.interpreter import Interpreter
-from conformance.repro import repro
-from conformance.results import Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.interpreter import Interpreter
+from conformance.run.repro import repro
+from conformance.run.results import Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import load_spec
 
 DATA = Path(__file__).parent / "data"

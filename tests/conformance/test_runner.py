@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conformance.backends import Unavailable, resolve_backend
-from conformance.interpreter import Interpreter
-from conformance.results import Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.interpreter import Interpreter
+from conformance.run.results import Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import find_spec_files, load_spec, load_specs
 
 DATA = Path(__file__).parent / "data"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conformance.errors import UsageError
-from conformance.select import select
 from conformance.spec import find_spec_files, load_specs
+from conformance.spec.select import select
 
 SCENARIOS = load_specs(find_spec_files([str(Path(__file__).parent / "data" / "pass")]))
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.ci.shard import parse_shard
+from conformance.cli.main import main
 from conformance.errors import UsageError
-from conformance.shard import parse_shard
 from conformance.spec import find_spec_files, load_specs
 
 DATA = Path(__file__).parent / "data"

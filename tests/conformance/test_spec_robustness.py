@@ -346,7 +346,7 @@ def test_a_constant_exponent_tower_is_refused_when_loaded(write_spec) -> None:
 def test_an_exponent_tower_of_variables_is_refused_when_run(write_spec) -> None:
     pytest.importorskip("torch")
     from conformance.backends import resolve_backend
-    from conformance.interpreter import Interpreter
+    from conformance.run.interpreter import Interpreter
 
     path = write_spec("  - k = 10\n  - y = k**k**k\n  - z = k**k\n  - expect: z\n    value: 1\n")
     started = time.perf_counter()
@@ -369,7 +369,7 @@ def test_one_bad_spec_leaves_the_others_loaded(write_spec) -> None:
 
 def test_the_cli_runs_the_good_specs_and_exits_2_for_the_bad(tmp_path, write_spec, capsys) -> None:
     pytest.importorskip("torch")
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     good = write_spec("  - x = ones(1)\n  - expect: x\n    value: [1.0]\n", name="good.yaml")
     write_spec("  - y = 10**10**10\n", id="test.bad", name="bad.yaml")

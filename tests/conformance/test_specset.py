@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import specset
-from conformance.cli import main
+from conformance.cli.main import main
 from conformance.errors import UsageError
-from conformance.runfile import load_run
-from conformance.spec import find_spec_files, load_each_spec
+from conformance.report.runfile import load_run
+from conformance.spec import find_spec_files, load_each_spec, specset
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).parents[2]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conformance.backends import TorchLike, resolve_backend
-from conformance.cli import main
+from conformance.cli.main import main
 from conformance.errors import UsageError
-from conformance.results import Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.results import Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import find_spec_files, load_spec, load_specs
 
 torch = pytest.importorskip("torch")

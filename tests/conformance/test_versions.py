@@ -11,13 +11,13 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from conformance.backends import Unavailable, resolve_backend
-from conformance.cli import main
+from conformance.ci.expectations import engine_versions, load_expectations, manifest_path
+from conformance.cli.main import main
 from conformance.errors import SpecError
-from conformance.expectations import engine_versions, load_expectations, manifest_path
-from conformance.results import ScenarioResult, Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.results import ScenarioResult, Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import load_spec
-from conformance.versions import holds, outside_torch_range, torch_version
+from conformance.spec.versions import holds, outside_torch_range, torch_version
 
 DATA = Path(__file__).parent / "data"
 SCENARIO = load_spec(DATA / "pass" / "accumulation.yaml")

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from conformance.backends import resolve_backend
-from conformance.results import Status
-from conformance.runner import Runner, TimingOptions
+from conformance.run.results import Status
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import find_spec_files, load_spec, load_specs
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance.runfile import RunRecord, load_run
+from conformance.report.runfile import RunRecord, load_run
 
 ROOT = Path(__file__).parents[3]
 DATA = Path(__file__).parents[1] / "data"
@@ -29,7 +29,7 @@ xfail:
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     directory = tmp_path_factory.mktemp("reports")
     (directory / "expectations").mkdir()

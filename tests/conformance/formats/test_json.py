@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conformance.formats.schema import run_schema
-from conformance.runfile import RunRecord
+from conformance.report.runfile import RunRecord
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conformance.formats import junit_xml
-from conformance.runfile import RunRecord
+from conformance.report.runfile import RunRecord
 
 etree = pytest.importorskip("lxml.etree")
 XSD = Path(__file__).parents[1] / "data" / "schemas" / "junit.xsd"

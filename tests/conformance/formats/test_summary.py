@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 from conformance.formats import FILES
 from conformance.formats.common import problems
 from conformance.formats.summary import LIMIT, first_line, rerun_command, summary
-from conformance.results import Status
-from conformance.runfile import RunRecord, load_run, run_from_dict
+from conformance.report.runfile import RunRecord, load_run, run_from_dict
+from conformance.run.results import Status
 from conformance.spec import find_spec_files, load_specs
 
 ROOT = Path(__file__).parents[3]

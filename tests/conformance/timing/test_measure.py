@@ -8,7 +8,7 @@ import pytest
 
 from conformance.backends import resolve_backend
 from conformance.isolation import executor
-from conformance.runner import Runner, TimingOptions
+from conformance.run.runner import Runner, TimingOptions
 from conformance.spec import load_spec
 from conformance.timing import measure
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import UsageError
-from conformance.report import FORMAT
-from conformance.results import Status
+from conformance.report.build import FORMAT
+from conformance.run.results import Status
 
 
 @dataclass(frozen=True, slots=True)

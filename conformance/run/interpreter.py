@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from conformance.backends.base import Backend
-from conformance.diff import Mismatch, Where, diff
 from conformance.errors import Location
-from conformance.results import ErrorInfo, Fault
+from conformance.run.diff import Mismatch, Where, diff
+from conformance.run.results import ErrorInfo, Fault
+from conformance.run.values import DTypeValue, observe, show
 from conformance.spec import language as L
 from conformance.spec.limits import power_problem
 from conformance.spec.model import (
@@ -37,7 +38,6 @@ from conformance.spec.model import (
     WarningCheck,
     Warns,
 )
-from conformance.values import DTypeValue, observe, show
 
 _HARNESS = str(Path(__file__).parent)
 _DRAWN: dict[tuple[Any, ...], np.ndarray] = {}  # see Interpreter._draw
@@ -182,7 +182,7 @@ class Interpreter:
             expected_from=expected_from,
         )
         if mismatch is not None and self.finite_differences:
-            from conformance.finite_difference import annotate  # it builds on this module
+            from conformance.run.finite_difference import annotate  # it builds on this module
 
             mismatch = annotate(self, step, mismatch, expected, observed)
         self._report(mismatch)

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from conformance.results import ScenarioResult
+from conformance.run.results import ScenarioResult
 
 LOG_EVERY_S = 10.0  # a log line at least this often while results come
 LOG_SHARE = 0.1  # ... and at each tenth of the runs

@@ -47,7 +47,7 @@ class RunLog:
     should one happen, is dropped on reading)."""
 
     def __init__(self, directory: Path, head: Mapping[str, Any]) -> None:
-        from conformance.report import finish_report
+        from conformance.report.build import finish_report
 
         self.runs = directory / "runs"
         self.runs.mkdir(parents=True, exist_ok=True)
@@ -83,7 +83,7 @@ class RunLog:
 
 def rebuild(path: Path) -> dict[str, Any]:
     """The run a stream holds, marked incomplete: its head and every whole result line."""
-    from conformance.report import finish_report
+    from conformance.report.build import finish_report
 
     try:
         lines = path.read_bytes().split(b"\n")

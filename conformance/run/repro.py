@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from conformance.backends.base import Backend
 from conformance.isolation import Executor, executor_for
-from conformance.results import ScenarioResult
+from conformance.run.results import ScenarioResult
 from conformance.spec import language as L
 from conformance.spec.model import Expect, Raises, Run, Step, Warns
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import UsageError
-from conformance.results import Status
-from conformance.runfile import RunRecord
+from conformance.report.runfile import RunRecord
+from conformance.run.results import Status
 
 MISSING_NAMED = 20
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from conformance.results import Status
-from conformance.runfile import ResultRecord, RunRecord
+from conformance.report.runfile import ResultRecord, RunRecord
+from conformance.run.results import Status
 from conformance.timing.checks import Measured, TimingCheck, Verdict
 
 DEFAULT_TIMING_TAGS = ("bench",)

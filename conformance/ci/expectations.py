@@ -40,9 +40,9 @@ from packaging.specifiers import SpecifierSet
 
 from conformance.backends.base import Availability
 from conformance.errors import Location, SpecError
-from conformance.results import Expected, ScenarioResult, Status
+from conformance.run.results import Expected, ScenarioResult, Status
+from conformance.spec.versions import holds, parse_range
 from conformance.spec.yamlnodes import Node, read_yaml
-from conformance.versions import holds, parse_range
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _ENTRY_KEYS = ("id", "reason", "strict", "versions", "snippet")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conformance.errors import Location
-from conformance.values import NodeValue, show
+from conformance.run.values import NodeValue, show
 
 # (rtol, atol), as torch.testing.assert_close; missing dtypes compare exactly.
 DEFAULT_TOLERANCES: dict[str, tuple[float, float]] = {

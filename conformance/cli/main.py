@@ -14,26 +14,27 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from conformance import cli_reports, render, specset
 from conformance.backends import (
     choose_baseline,
     default_backend_names,
     known_backends,
 )
+from conformance.cli import reports as cli_reports
+from conformance.cli.options import add_backend_options
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
-from conformance.interrupt import Interrupted, signals_deferred, signals_raise
 from conformance.isolation import Executor, Isolation, Worker, start_executors
 from conformance.isolation.executor import MODES
-from conformance.options import add_backend_options
-from conformance.progress import Progress
-from conformance.report import finish_report, report_head, result_entries
-from conformance.results import ScenarioResult
-from conformance.runlog import RunLog
-from conformance.runner import Runner, TimingOptions
-from conformance.select import select
-from conformance.spec import load_each_spec
+from conformance.report import terminal as render
+from conformance.report.build import finish_report, report_head, result_entries
+from conformance.report.progress import Progress
+from conformance.report.runlog import RunLog
+from conformance.run.interrupt import Interrupted, signals_deferred, signals_raise
+from conformance.run.results import ScenarioResult
+from conformance.run.runner import Runner, TimingOptions
+from conformance.spec import load_each_spec, specset
 from conformance.spec.model import Expect, Raises, Run, Scenario, Warns
+from conformance.spec.select import select
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from conformance.backends.base import Backend
+from conformance.ci.expectations import Expectations, engine_versions, load_expectations
+from conformance.ci.gate import DEFAULT_TIMING_TAGS, run_gate
+from conformance.ci.merge import merge_runs, missing_shards
+from conformance.ci.shard import Shard, parse_shard
 from conformance.errors import UsageError
-from conformance.expectations import Expectations, engine_versions, load_expectations
 from conformance.formats import write_reports
-from conformance.gate import DEFAULT_TIMING_TAGS, run_gate
 from conformance.isolation import Executor
-from conformance.merge import merge_runs, missing_shards
-from conformance.report import dumps, spec_set
-from conformance.results import ScenarioResult
-from conformance.runfile import RunRecord, check_run, load_run, run_from_dict
-from conformance.runlog import STREAM_SUFFIX, point_latest, rebuild, write_run
-from conformance.runner import TimingOptions
-from conformance.shard import Shard, parse_shard
+from conformance.report.build import dumps, spec_set
+from conformance.report.runfile import RunRecord, check_run, load_run, run_from_dict
+from conformance.report.runlog import STREAM_SUFFIX, point_latest, rebuild, write_run
+from conformance.run.results import ScenarioResult
+from conformance.run.runner import TimingOptions
 from conformance.spec.model import Scenario
 from conformance.timing.checks import DEFAULT_CHECK, parse_check
 

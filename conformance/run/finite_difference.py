@@ -37,8 +37,8 @@ from typing import Any, cast
 import numpy as np
 
 from conformance.backends.base import Backend
-from conformance.diff import DEFAULT_TOLERANCES, Mismatch
-from conformance.interpreter import _STEPS, Interpreter
+from conformance.run.diff import DEFAULT_TOLERANCES, Mismatch
+from conformance.run.interpreter import _STEPS, Interpreter
 from conformance.spec import language as L
 from conformance.spec.model import Expect, Scenario
 

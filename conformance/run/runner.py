@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from conformance.backends.base import Backend
-from conformance.interpreter import Outcome
 from conformance.isolation import Executor, Worker, executor_for
 from conformance.isolation.worker import Pending
-from conformance.results import ErrorInfo, ScenarioResult, Status
+from conformance.run.interpreter import Outcome
+from conformance.run.results import ErrorInfo, ScenarioResult, Status
 from conformance.spec.model import Scenario
+from conformance.spec.versions import outside_torch_range, torch_version
 from conformance.timing.measure import interleaved
-from conformance.versions import outside_torch_range, torch_version
 
 BENCH_TAG = "bench"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from conformance.diff import Mismatch
 from conformance.errors import Location
+from conformance.run.diff import Mismatch
 from conformance.spec.model import Scenario
 from conformance.timing.stats import Summary
 

@@ -18,14 +18,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from conformance import specset
 from conformance.backends.base import Backend
-from conformance.diff import Mismatch
 from conformance.isolation import Executor, executor_for
-from conformance.repro import repro
-from conformance.results import ScenarioResult, Status
-from conformance.runlog import dumps as dumps  # re-exported: readers of run files use it
-from conformance.runlog import point_latest, write_run
+from conformance.report.runlog import dumps as dumps  # re-exported: readers of run files use it
+from conformance.report.runlog import point_latest, write_run
+from conformance.run.diff import Mismatch
+from conformance.run.repro import repro
+from conformance.run.results import ScenarioResult, Status
+from conformance.spec import specset
 from conformance.spec.model import Scenario
 from conformance.timing.stats import Interval, Paired
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from conformance.backends.base import Backend
 from conformance.isolation import Executor
-from conformance.report import summarize
-from conformance.results import ScenarioResult, Status
+from conformance.report.build import summarize
+from conformance.run.results import ScenarioResult, Status
 
 _CELL = {
     Status.PASS: "pass",

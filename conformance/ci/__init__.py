@@ -1,0 +1,1 @@
+"""What CI builds on: the gate, shards and their merge, and known-failure manifests."""

@@ -1,0 +1,1 @@
+"""Running scenarios: the interpreter, the runner, diffs, values, results and repros."""
