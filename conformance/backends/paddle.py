@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import operator
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -54,6 +56,9 @@ class Paddle:
     name = "paddle"
 
     def __init__(self) -> None:
+        if "distutils" in sys.modules:  # the stdlib's, loaded first: setuptools' shim, which
+            # paddle's import pulls in, would assert; let it use the loaded one
+            os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
         import paddle
         import paddle.nn.functional
 
