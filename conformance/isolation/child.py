@@ -48,6 +48,7 @@ def main(conn: Connection, name: str, isolation: Isolation, path: list[str], cwd
     os.chdir(cwd)
     limits.set_thread_environment(isolation.threads)
     limits.cap_memory(isolation.memory_limit_mb)
+    limits.keep_freed_memory()
     local = _load(conn, name, isolation)
     if local is None:
         return
