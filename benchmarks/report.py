@@ -399,31 +399,43 @@ def _mib(count: float) -> str:
 # --- the chart -------------------------------------------------------------------------------
 
 
+CHAR_PX = 7.2  # an upper bound on a 12 px sans-serif character's width, for the layout
+
+
 def _svg(targets: list[Target]) -> str:
-    """One bar per target, as a fraction of its limit: the line at 1 is the limit."""
-    width, left, bar, gap, top = 760, 330, 22, 14, 30
-    scale = 360 / 2.0  # pixels per unit of value/limit; bars are clipped at 2x the limit
-    height = top + len(targets) * (bar + gap) + 30
+    """One bar per target, as a fraction of its limit: the dashed line at 1 is the limit.
+
+    Three columns that cannot collide: names right-aligned before the plot, bars inside it
+    (never capped: the axis reaches the largest fraction), and the values in a column of their
+    own after it, so the limit line never runs through a label."""
+    bar, gap, top, plot = 22, 14, 30, 380
+    names = max(len(t.name) for t in targets) * CHAR_PX
+    labels = [f"{t.shown(t.value)} (limit {t.shown(t.limit)})" for t in targets]
+    left = 10 + names + 10
+    most = max(1.25, *(t.value / t.limit for t in targets)) * 1.05
+    scale = plot / most  # pixels per unit of value/limit
+    values_x = left + plot + 12
+    width = values_x + max(len(label) for label in labels) * CHAR_PX + 10
+    height = top + len(targets) * (bar + gap) + 10
     limit_x = left + scale
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="sans-serif" font-size="12">',
-        f'<text x="{left}" y="18" font-weight="bold">measured / limit (the line is the '
-        "limit; shorter is better)</text>",
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
+        f'viewBox="0 0 {width:.0f} {height}" font-family="sans-serif" font-size="12">',
+        f'<text x="{left}" y="18" font-weight="bold">measured / limit (the dashed line is '
+        "the limit; shorter is better)</text>",
     ]
-    for i, t in enumerate(targets):
+    for i, (t, label) in enumerate(zip(targets, labels)):
         y = top + i * (bar + gap)
-        fraction = t.value / t.limit
-        length = min(fraction, 2.0) * scale
+        length = t.value / t.limit * scale
         colour = "#3a7d44" if t.met else "#b23a3a"
         parts += [
-            f'<text x="{left - 8}" y="{y + bar * 0.7}" text-anchor="end">{_escape(t.name)}</text>',
-            f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="{colour}"/>',
-            f'<text x="{left + length + 6:.1f}" y="{y + bar * 0.7}">{t.shown(t.value)} '
-            f"(limit {t.shown(t.limit)})</text>",
+            f'<text x="{left - 10:.1f}" y="{y + bar * 0.7}" text-anchor="end">'
+            f"{_escape(t.name)}</text>",
+            f'<rect x="{left:.1f}" y="{y}" width="{length:.1f}" height="{bar}" fill="{colour}"/>',
+            f'<text x="{values_x:.1f}" y="{y + bar * 0.7}" class="value">{_escape(label)}</text>',
         ]
     parts += [
-        f'<line x1="{limit_x}" y1="{top - 6}" x2="{limit_x}" y2="{height - 24}" '
+        f'<line x1="{limit_x:.1f}" y1="{top - 6}" x2="{limit_x:.1f}" y2="{height - 6}" '
         'stroke="#222" stroke-dasharray="4 3"/>',
         "</svg>",
         "",
