@@ -63,7 +63,9 @@ class Installed:
         # This environment's pip, installing into the venv (pip's --python): the venv has no
         # pip of its own, nor a setuptools older than the one building the plug-in.
         pip = [sys.executable, "-m", "pip", "--python", str(self.python), "install", "--quiet"]
-        done = self.run(*pip, "--no-deps", "--no-index", *args)
+        # --ignore-installed: the dependency paths below may hold this checkout's own
+        # (editable) install of the same version, which pip would take as already there
+        done = self.run(*pip, "--no-deps", "--no-index", "--ignore-installed", *args)
         assert done.returncode == 0, done.stdout + done.stderr
 
 
