@@ -108,6 +108,8 @@ _GROUPS = {
     "backward(named gradient)": "held_grads",
     "int64": "dtypes",
 }
+
+
 def features_of(labels: frozenset[str]) -> frozenset[str]:
     """The feature groups a program's coverage labels belong to (for a spec's tags)."""
     groups = {**_GROUPS, **{op.name: op.fuzz.feature for op in optable.OPS}}
