@@ -11,6 +11,8 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -31,6 +33,27 @@ def set_thread_environment(threads: int | None) -> None:
         return
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(threads)
+
+
+@contextmanager
+def thread_environment(threads: int | None) -> Iterator[None]:
+    """Within the block, processes started inherit the thread variables for `threads`.
+
+    A worker imports the harness, and with it numpy and its BLAS, before its own code runs, so
+    the variables must be in its environment from the start, not set once it is running."""
+    if threads is None:
+        yield
+        return
+    saved = {variable: os.environ.get(variable) for variable in THREAD_VARIABLES}
+    set_thread_environment(threads)
+    try:
+        yield
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
 
 
 def set_loaded_threads(threads: int | None) -> None:

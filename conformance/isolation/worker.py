@@ -18,7 +18,7 @@ from typing import Any
 
 from conformance.backends.base import Availability
 from conformance.errors import UsageError
-from conformance.isolation import child
+from conformance.isolation import child, limits
 from conformance.isolation.executor import Executor, Isolation, Local
 from conformance.run.interpreter import Outcome
 from conformance.run.results import Fault, Status
@@ -203,7 +203,8 @@ class Worker:
             name=f"conformance-{self.name}",
             daemon=True,
         )
-        process.start()
+        with limits.thread_environment(self.isolation.threads):
+            process.start()
         theirs.close()
         self._process, self._conn = process, ours
         self._holds = None

@@ -4,6 +4,7 @@ result, the worker restarts, and no other result is lost (fault injection, one p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,19 @@ def test_a_baseline_that_hangs_is_not_run_again_for_the_others(
     assert faulty.restarts == 0  # killed once, and never started again for this scenario
     note = "cross-backend checks skipped: torchlike:faulty_engine timed out after 2 s"
     assert any(note in n for n in compared.notes)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_worker_starts_with_its_thread_count_in_its_environment(
+    threads: int, broken_modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy's BLAS reads the thread variables when it loads, which in a worker is before any
+    of the worker's own code runs: they must be there when the process starts."""
+    from conformance.isolation import Isolation, start_executors
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    (worker,) = start_executors(["torchlike:thread_probe"], Isolation(threads=threads))
+    worker.close()
+    assert worker.info()["version"] == f"threads-{threads}"
+    assert "OMP_NUM_THREADS" not in os.environ  # the harness's own environment is unchanged
