@@ -6,12 +6,31 @@ torch-shaped at all can still plug in by implementing them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+# Python's operators as the spec language writes them, for a backend's `binary`: every engine
+# is handed its tensors' own operators, so `x += v` runs `__iadd__` (or `__add__` and a
+# rebind where a tensor has none), exactly as Python would run it.
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+    "@": operator.matmul,
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "**=": operator.ipow,
+    "@=": operator.imatmul,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.backends.base import Availability, Backend, Unavailable
+from conformance.backends.base import OPERATORS, Availability, Backend, Unavailable
 from conformance.spec.language import CAPABILITIES
 
 INSTALL_HINT = "mygrad is not installed (pip install 'autograd-conformance[peers]')"
@@ -33,21 +33,6 @@ _MISSING = {
     "autograd_grad": "mygrad has no autograd.grad or autograd.backward, only Tensor.backward",
     "create_graph": "mygrad has no higher-order gradients",
     "graph_introspection": "mygrad operations have no next_functions",
-}
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "**": operator.pow,
-    "@": operator.matmul,
-    # `x += v` as Python runs it: __iadd__, or __add__ and a rebind where there is none
-    "+=": operator.iadd,
-    "-=": operator.isub,
-    "*=": operator.imul,
-    "/=": operator.itruediv,
-    "**=": operator.ipow,
-    "@=": operator.imatmul,
 }
 _IN_PLACE = {"add_": operator.iadd, "sub_": operator.isub, "mul_": operator.imul}
 _IN_PLACE["div_"] = operator.itruediv
@@ -220,7 +205,7 @@ class MyGrad:
         raise NotImplementedError(f"mygrad cannot set .{name} of a tensor")
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        return _BINARY[op](left, right)
+        return OPERATORS[op](left, right)
 
     def unary(self, op: str, value: Any) -> Any:
         return -value

@@ -10,7 +10,6 @@ everything else runs and shows paddle's own behaviour.
 from __future__ import annotations
 
 import importlib.util
-import operator
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.backends.base import Availability, Backend, Unavailable
+from conformance.backends.base import OPERATORS, Availability, Backend, Unavailable
 from conformance.spec.language import CAPABILITIES
 
 INSTALL_HINT = "paddle is not installed (pip install 'autograd-conformance[peers]')"
@@ -27,21 +26,6 @@ _MISSING = {
     "inference_mode": "paddle has no inference mode in dynamic graphs",
     "post_accumulate_hooks": "paddle tensors have no post-accumulate-grad hooks",
     "node_hooks": "paddle's grad nodes have no public hooks",
-}
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "**": operator.pow,
-    "@": operator.matmul,
-    # `x += v` as Python runs it: __iadd__, or __add__ and a rebind where there is none
-    "+=": operator.iadd,
-    "-=": operator.isub,
-    "*=": operator.imul,
-    "/=": operator.itruediv,
-    "**=": operator.ipow,
-    "@=": operator.imatmul,
 }
 _DTYPES = ("float32", "float64", "int64", "int32", "bool")
 
@@ -177,7 +161,7 @@ class Paddle:
             setattr(obj, name, value)
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        return _BINARY[op](left, right)
+        return OPERATORS[op](left, right)
 
     def unary(self, op: str, value: Any) -> Any:
         return -value

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import importlib.util
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
-from conformance.backends.base import Availability, Backend, Unavailable
+from conformance.backends.base import OPERATORS, Availability, Backend, Unavailable
 from conformance.spec.language import CAPABILITIES
 
 INSTALL_HINT = "tinygrad is not installed (pip install 'autograd-conformance[peers]')"
@@ -38,21 +38,6 @@ _MISSING = {
     "graph_introspection": "tinygrad has no grad_fn nodes",
     "version_counter": "tinygrad has no version counter on its tensors",
     "strides": "tinygrad tensors are lazy and have no stride() or is_contiguous()",
-}
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "**": operator.pow,
-    "@": operator.matmul,
-    # `x += v` as Python runs it: __iadd__, or __add__ and a rebind where there is none
-    "+=": operator.iadd,
-    "-=": operator.isub,
-    "*=": operator.imul,
-    "/=": operator.itruediv,
-    "**=": operator.ipow,
-    "@=": operator.imatmul,
 }
 _IN_PLACE = {  # tinygrad's in-place operators assign the result into the tensor
     "add_": operator.iadd,
@@ -191,7 +176,7 @@ class TinyGrad:
         obj.grad = value
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        return self._made(_BINARY[op](left, right))
+        return self._made(OPERATORS[op](left, right))
 
     def unary(self, op: str, value: Any) -> Any:
         return self._made(-value)

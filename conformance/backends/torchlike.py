@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import ModuleType
@@ -17,24 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from conformance.backends.base import Availability
+from conformance.backends.base import OPERATORS, Availability
 from conformance.spec.language import CAPABILITIES
 
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "**": operator.pow,
-    "@": operator.matmul,
-    # `x += v` as Python runs it: __iadd__, or __add__ and a rebind where there is none
-    "+=": operator.iadd,
-    "-=": operator.isub,
-    "*=": operator.imul,
-    "/=": operator.itruediv,
-    "**=": operator.ipow,
-    "@=": operator.imatmul,
-}
 _DTYPES = ("float32", "float64", "int64", "int32", "bool")
 _FACTORIES = frozenset({"tensor", "ones", "zeros"})  # the ones that take `device=`
 _LARGE = 4096  # elements; see TorchLike.tensor
@@ -226,7 +210,7 @@ class TorchLike:
         setattr(obj, name, value)
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        return _BINARY[op](left, right)
+        return OPERATORS[op](left, right)
 
     def unary(self, op: str, value: Any) -> Any:
         if op != "-":
