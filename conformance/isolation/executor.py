@@ -41,6 +41,20 @@ class Isolation:
         }
 
 
+class Pending:
+    """A check under way: sent to a worker, with its time limit and deadline, or already
+    over (`done`: a local run's outcome, or the fault that kept a request from being sent)."""
+
+    __slots__ = ("deadline", "done", "limit")
+
+    def __init__(
+        self, limit: float = 0.0, deadline: float = 0.0, done: Outcome | None = None
+    ) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.done = done
+
+
 class Executor(Protocol):
     """A backend as the runner sees it: what it is, and two ways to run a scenario on it.
     `check` runs with every expectation checked; `replay` runs the steps untimed-checks-off
@@ -68,6 +82,19 @@ class Executor(Protocol):
     ) -> Outcome: ...
 
     def replay(self, scenario: Scenario) -> Outcome: ...
+
+    def begin_check(
+        self,
+        scenario: Scenario,
+        baseline: Mapping[int, object] | None,
+        baseline_name: str | None,
+    ) -> Pending:
+        """Start a check without waiting for it, so checks on several workers overlap."""
+        ...
+
+    def finish(self, pending: Pending) -> Outcome:
+        """The outcome of a check `begin_check` started."""
+        ...
 
     def close(self) -> None: ...
 
@@ -107,6 +134,19 @@ class Local:
 
     def replay(self, scenario: Scenario) -> Outcome:
         return _guarded(Interpreter(scenario, self.backend, checking=False))
+
+    def begin_check(
+        self,
+        scenario: Scenario,
+        baseline: Mapping[int, object] | None,
+        baseline_name: str | None,
+    ) -> Pending:
+        """In this process a check cannot run in the background: it runs now."""
+        return Pending(done=self.check(scenario, baseline, baseline_name))
+
+    def finish(self, pending: Pending) -> Outcome:
+        assert pending.done is not None
+        return pending.done
 
     def close(self) -> None:
         """Nothing to release: the backend lives as long as this process."""

@@ -19,7 +19,7 @@ from typing import Any
 from conformance.backends.base import Availability
 from conformance.errors import UsageError
 from conformance.isolation import child, limits
-from conformance.isolation.executor import Executor, Isolation, Local
+from conformance.isolation.executor import Executor, Isolation, Local, Pending
 from conformance.run.interpreter import Outcome
 from conformance.run.results import Fault, Status
 from conformance.spec.model import Scenario
@@ -130,13 +130,12 @@ class Worker:
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
     ) -> Pending:
-        """Send a check without waiting, so checks on several workers overlap."""
         return self._begin(("check", scenario, baseline, baseline_name), scenario)
 
     def finish(self, pending: Pending) -> Outcome:
         """Wait for a sent request's outcome, up to its deadline."""
-        if pending.fault is not None:
-            return Outcome(fault=pending.fault)
+        if pending.done is not None:
+            return pending.done
         conn = self._conn
         assert conn is not None
         remaining = max(pending.deadline - time.monotonic(), 0.0)
@@ -180,18 +179,18 @@ class Worker:
         limit = self.isolation.limit_for(scenario)
         if self._process is None:
             if self.broken:
-                return Pending(limit, 0.0, Fault(Status.CRASH, self.broken))
+                return _fault(limit, self.broken)
             self._start()
             problem = self.wait_ready()
             if problem or self.broken:
-                return Pending(limit, 0.0, Fault(Status.CRASH, self.broken or problem))
+                return _fault(limit, self.broken or problem)
         if self._holds == scenario.id:  # the worker has it already: name it
             request = (request[0], scenario.id, *request[2:])
         try:
             assert self._conn is not None
             self._conn.send(request)
         except (OSError, ValueError):
-            return Pending(limit, 0.0, Fault(Status.CRASH, self._died()))
+            return _fault(limit, self._died())
         self._holds = scenario.id
         return Pending(limit, time.monotonic() + limit)
 
@@ -262,13 +261,6 @@ class Worker:
             process.join(_CLOSE_WAIT_S)
 
 
-class Pending:
-    """A request sent to a worker: its time limit and deadline, or the fault that stopped
-    it from being sent at all."""
-
-    __slots__ = ("deadline", "fault", "limit")
-
-    def __init__(self, limit: float, deadline: float, fault: Fault | None = None) -> None:
-        self.limit = limit
-        self.deadline = deadline
-        self.fault = fault
+def _fault(limit: float, reason: str) -> Pending:
+    """A request that never reached a worker: it crashed, for `reason`."""
+    return Pending(limit, done=Outcome(fault=Fault(Status.CRASH, reason)))

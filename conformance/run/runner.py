@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from conformance.backends.base import Backend
-from conformance.isolation import Executor, Worker, executor_for
-from conformance.isolation.worker import Pending
-from conformance.run.interpreter import Outcome
+from conformance.isolation import Executor, executor_for
+from conformance.isolation.executor import Pending
 from conformance.run.results import ErrorInfo, ScenarioResult, Status
 from conformance.spec.model import Scenario
 from conformance.spec.versions import outside_torch_range, torch_version
@@ -64,13 +63,12 @@ class _BaselineValues:
 @dataclass(slots=True)
 class _Check:
     """A check under way: its verdict when one came before running (unavailable,
-    unsupported), else the run sent to a worker (`pending`) or the outcome of a local run."""
+    unsupported), else the run its executor started (`pending`)."""
 
     scenario: Scenario
     executor: Executor
     verdict: ScenarioResult | None = None
     pending: Pending | None = None
-    outcome: Outcome | None = None
     compare: _BaselineValues = _BaselineValues(None)
     is_baseline: bool = False
 
@@ -129,20 +127,15 @@ class Runner:
             compare = self._baseline_for(scenario)
         name = self.baseline.name if self.baseline else None
         check = _Check(scenario, executor, compare=compare, is_baseline=is_baseline)
-        if isinstance(executor, Worker):
-            check.pending = executor.begin_check(scenario, compare.values, name)
-        else:
-            check.outcome = executor.check(scenario, compare.values, name)
+        check.pending = executor.begin_check(scenario, compare.values, name)
         return check
 
     def _finish_check(self, check: _Check) -> ScenarioResult:
         if check.verdict is not None:
             return check.verdict
         scenario, executor, compare = check.scenario, check.executor, check.compare
-        outcome = check.outcome
-        if check.pending is not None and isinstance(executor, Worker):
-            outcome = executor.finish(check.pending)
-        assert outcome is not None
+        assert check.pending is not None
+        outcome = executor.finish(check.pending)
         if outcome.fault is not None:
             if check.is_baseline:  # the others compare with nothing; never rerun a hang
                 note = f"cross-backend checks skipped: {executor.name} {outcome.fault.reason}"
