@@ -98,6 +98,15 @@ class Builder:
             groups.setdefault(choice.labels[0], []).append(choice)
         return self.one(groups[self.one(list(groups))])
 
+    def retain(self) -> bool:
+        """Whether a backward keeps its graph. Always, once a gradient with a graph of its own
+        exists: an engine records its own nodes for a backward formula (torch's double
+        backward), so which of them a backward frees, and which freed node a later one meets
+        first, is the engine's business."""
+        if self.state.higher:
+            return True
+        return self.has("retain_graph") and self.flip()
+
     def pick(self, names: list[str]) -> str | None:
         return self.one(names) if names else None
 

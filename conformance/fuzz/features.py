@@ -11,11 +11,12 @@ FEATURES = {
     "matmul": "@ and matmul on 1-D and 2-D operands",
     "reductions": "sum and mean, with and without dim and keepdim",
     "views": "view, reshape, t, T, transpose (3-d and 4-d too), indexing, stepped slices",
-    "grad_mode": "no_grad, enable_grad and set_grad_enabled blocks",
+    "grad_mode": "no_grad, enable_grad, set_grad_enabled and inference_mode blocks, nested",
     "retain_graph": "repeated backward with and without retain_graph",
-    "zero_grad": ".grad = None and .grad.zero_()",
+    "zero_grad": ".grad = None, .grad.zero_() and .grad = g (of the right shape and dtype, or not)",
     "retain_grad": "retain_grad() on non-leaves",
-    "detach": "detach(), requires_grad_() and requires_grad = True",
+    "detach": "detach(), detach_(), requires_grad_(), requires_grad_(False) and "
+    "requires_grad = True",
     "dtypes": "float64 and int64 tensors besides float32",
     "inplace": "add_, sub_, mul_, div_ and += -= *= /= on non-leaves, constants, views, bases "
     "of views and detached aliases, in and out of grad mode",
@@ -32,6 +33,8 @@ FEATURES = {
     "(no version counter moves)",
     "held_grads": "gradients the caller holds: k = x.grad, then x.grad = None or an edit of k, "
     "and backward(g) with a named g edited later",
+    "higher_order": "gradients with create_graph=True (autograd.grad), and ops, hooks, "
+    "backward and further gradients through them",
     "errors": "misuses whose error must match (shapes, implicit grad, freed graphs)",
     "hooks": "tensor hooks on leaves and non-leaves that scale the gradient or keep it, "
     "and pre- and post-hooks on their grad_fn nodes that keep theirs, removed or not; the kept "
@@ -50,6 +53,8 @@ _GROUPS = {
     "enable_grad": "grad_mode",
     "set_grad_enabled(False)": "grad_mode",
     "set_grad_enabled(True)": "grad_mode",
+    "inference_mode": "grad_mode",
+    "error:inference_inplace": "grad_mode",
     "retain_graph": "retain_graph",
     "freed_graph": "retain_graph",
     "zero_": "zero_grad",
@@ -58,6 +63,12 @@ _GROUPS = {
     "check:retains_grad": "retain_grad",
     "detach": "detach",
     "requires_grad_": "detach",
+    "requires_grad_(False)": "detach",
+    "detach_": "detach",
+    "error:detach_view": "detach",
+    "grad=": "zero_grad",
+    "error:grad_shape": "zero_grad",
+    "error:grad_dtype": "zero_grad",
     "add_": "inplace",
     "sub_": "inplace",
     "mul_": "inplace",
@@ -107,6 +118,7 @@ _GROUPS = {
     "grad:hold_edit": "held_grads",
     "backward(named gradient)": "held_grads",
     "int64": "dtypes",
+    "create_graph": "higher_order",
 }
 
 

@@ -48,6 +48,8 @@ class Value:
     retains: bool = False
     nograd: bool = False  # a float view made under no_grad, or a view of one
     view_edited: bool = False  # a nograd view whose memory was edited since it was made
+    inference: bool = False  # made in inference mode: an in-place edit outside it is an error
+    detached: bool = False  # made a leaf by detach_(): no hooks (see `actions.flags.detach_`)
 
     @property
     def is_float(self) -> bool:
@@ -95,13 +97,16 @@ class State:
     grads: set[str] = field(default_factory=set)
     freed: set[str] = field(default_factory=set)  # node ids run without retain_graph
     saving: set[str] = field(default_factory=set)  # node ids that saved tensors
+    curving: set[str] = field(default_factory=set)  # ... one of which required grad
     stale: set[str] = field(default_factory=set)  # node ids whose saved tensors were edited
     savers: dict[int, set[str]] = field(default_factory=dict)  # storage -> nodes saving it
     sizes: dict[int, int] = field(default_factory=dict)  # storage -> its number of elements
     roots: list[str] = field(default_factory=list)
     # node id -> (the node ids on its graph, itself included; the leaves it reaches)
     ancestry: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
-    grad_enabled: bool = True
+    grad_enabled: bool = True  # whether ops are recorded: off in no_grad and inference mode
+    inference: bool = False  # in an inference_mode block
+    higher: bool = False  # a gradient with a graph of its own was made (create_graph)
     counter: int = 0
 
     def name(self, prefix: str) -> str:
@@ -160,6 +165,7 @@ class State:
                 storage=source.storage,
                 base=base,
                 nograd=dtype in FLOATS and (source.nograd or not self.grad_enabled),
+                inference=source.inference,
             )
             if not tracked:
                 # a view requires grad whenever its base does, yet stays a leaf without history
@@ -167,7 +173,15 @@ class State:
         else:
             exact = exact and all(v.exact and v.contiguous for v in inputs)
             storage = self.storage(_numel(shape))
-            value = Value(shape, dtype, bound, strides=strides, exact=exact, storage=storage)
+            value = Value(
+                shape,
+                dtype,
+                bound,
+                strides=strides,
+                exact=exact,
+                storage=storage,
+                inference=self.inference,
+            )
         if tracked:
             value = replace(
                 value,
@@ -182,11 +196,43 @@ class State:
                 self.saving.add(name)
             elif saves:
                 self.saving.add(name)
+                if any(v.requires_grad for v in inputs):
+                    self.curving.add(name)
                 for v in (*inputs, value):
                     if v.storage:
                         self.savers.setdefault(v.storage, set()).add(name)
         self.values[name] = value
         return value
+
+    def gradient(
+        self,
+        name: str,
+        root: Value,
+        shape: tuple[int, ...],
+        dtype: str,
+        bound: Interval,
+        requires_grad: bool,
+    ) -> None:
+        """Bind a gradient `autograd.grad(..., create_graph=True)` returned: new memory, and,
+        when it requires grad, a graph over the root's (its backward formulas read the
+        tensors the root's nodes saved)."""
+        value = Value(shape, dtype, bound, storage=self.storage(_numel(shape)))
+        self.higher = True
+        if requires_grad:
+            nodes = root.nodes | {name}
+            value = replace(
+                value, requires_grad=True, leaf=False, node=name, leaves=root.leaves, nodes=nodes
+            )
+            self.ancestry[name] = (nodes, root.leaves)
+            self.saving.add(name)
+            self.curving.add(name)
+        self.values[name] = value
+
+    def curved(self, value: Value) -> bool:
+        """Whether a node on `value`'s graph saved a tensor that requires grad: then the
+        gradient of `value` (with `create_graph`) requires grad too. A guess that errs towards
+        yes (`x * c` with a constant `c` counts), which a generated program only observes."""
+        return bool(value.nodes & self.curving)
 
     def tensors(
         self, predicate: Callable[[Value], bool] | None = None, *, poisoned: bool = False
@@ -292,7 +338,9 @@ class State:
             and (value.requires_grad or (operand is not None and operand.requires_grad))
         )
         error = None
-        if operand is not None and not value.is_float and operand.is_float:
+        if value.inference and not self.inference:
+            error = "error:inference_inplace"
+        elif operand is not None and not value.is_float and operand.is_float:
             error = "error:inplace_dtype"
         elif recorded and value.nograd:
             error = "error:inplace_nograd_view"
@@ -340,6 +388,7 @@ class State:
             nodes = base.nodes | value.nodes | operand_nodes | {node}
             if saves and operand is not None:
                 self.saving.add(node)
+                self.curving.add(node)
                 if operand_name is not None:
                     self.savers.setdefault(operand.storage, set()).add(node)
                     if operand.storage == storage:  # `y.mul_(y)` saved y, then changed it

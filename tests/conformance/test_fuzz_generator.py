@@ -44,16 +44,38 @@ def test_reference_runs_every_program_to_its_end(program: Program) -> None:
 
 
 def test_programs_cover_the_whole_op_set_and_every_feature() -> None:
-    covered = frozenset().union(*(program.ops for program in sample(400)))
+    covered = frozenset().union(*(program.ops for program in sample(500)))
     assert set(ops.DIFFERENTIABLE) <= covered
     expected = {
         "no_grad", "enable_grad", "set_grad_enabled(False)", "retain_graph", "zero_",
-        "grad=None", "retain_grad", "detach", "backward(gradient)", "keepdim", "broadcast",
+        "grad=None", "grad=", "retain_grad", "detach", "detach_", "requires_grad_(False)",
+        "backward(gradient)", "keepdim", "broadcast",
         "float64", "int64", "check:grad_fn", "check:requires_grad", "check:is_leaf",
         "hook:scale", "hook:record", "hook:leaf", "hook:nonleaf",
     }  # fmt: skip
     assert expected <= covered
     assert any(label.startswith("error:") for label in covered)
+
+
+def test_with_every_capability_programs_reach_create_graph_and_inference_mode() -> None:
+    capabilities = resolve_backend("reference").capabilities()
+    assert {"create_graph", "inference_mode"} <= capabilities
+    drawn = sample(300, Config(capabilities=capabilities))
+    covered = frozenset().union(*(program.ops for program in drawn))
+    assert {"create_graph", "inference_mode", "error:grad_shape", "error:grad_dtype"} <= covered
+    # a gradient with a graph is used again: in an op, a backward or a further gradient
+    used = [
+        program
+        for program in drawn
+        for index, step in enumerate(program.steps)
+        if "create_graph" in step.ops
+        and any(
+            isinstance(later, Statement)
+            and re.search(rf"\b{step.source.split(' =')[0]}\b", later.source)
+            for later in program.steps[index + 1 :]
+        )
+    ]
+    assert len(used) >= 10
 
 
 def test_a_seed_fixes_the_programs() -> None:

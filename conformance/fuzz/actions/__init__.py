@@ -1,5 +1,6 @@
 """The action catalogue: what a program can do next, by area (`values`, `inplace`,
-`backward`, `hooks`, `misuse`, `checks`, `modes`), drawn from one weighted table.
+`backward`, `higher`, `flags`, `hooks`, `misuse`, `checks`, `modes`), drawn from one
+weighted table.
 
 A row offers its action when the session has its feature groups (`--tag`, `--skip`) and
 both backends have its capability, and when the program so far gives it something to work
@@ -18,6 +19,8 @@ from conformance.fuzz.actions import (
     checks,
     data,
     edges,
+    flags,
+    higher,
     hooks,
     inplace,
     misuse,
@@ -87,6 +90,10 @@ TABLE = (
     Row(backward.named_gradient, 1, ("held_grads",)),
     Row(misuse.misuse, 1, ("errors",)),
     Row(misuse.misuse_poisoned, 1, ("errors", "nograd_views"), None, _poisoned),
+    Row(higher.higher_grad, 2, ("higher_order",), "create_graph"),
+    Row(flags.detach_, 1, ("detach",)),
+    Row(flags.no_requires_grad, 1, ("detach",), "requires_grad"),
+    Row(flags.assign_grad, 1, ("zero_grad",)),
 )
 
 # What a grad-mode block holds: ops, quiet in-place edits, and (under no_grad) views.
@@ -97,6 +104,9 @@ BLOCK = (
     Row(inplace.quiet_inplace, 2, ("inplace",), "inplace"),
     Row(values.view, 1, ("views", "nograd_views")),
 )
+
+# What an inference_mode block holds: ops, and in-place edits (torch records neither).
+INFERENCE_BLOCK = BLOCK[:4]
 
 
 def draw_action(b: Builder, table: tuple[Row, ...] = TABLE) -> Step | None:

@@ -22,7 +22,7 @@ def backward(b: Builder, root_name: str | None = None) -> Statement | None:
     if root_name is None:
         return None
     root = b.state.values[root_name]
-    retain = b.has("retain_graph") and b.flip()
+    retain = b.retain()
     inputs: list[str] | None = None
     rendered = None
     kinds: list[str] = []
@@ -149,7 +149,7 @@ def zero_grad(b: Builder) -> Statement | None:
 
 
 def retain_grad(b: Builder) -> Statement | None:
-    name = b.pick_tensor(lambda v: v.requires_grad)
+    name = b.pick_tensor(lambda v: v.requires_grad and not v.detached)
     if name is None:
         return None
     value = b.state.values[name]
@@ -175,7 +175,7 @@ def multi_root(b: Builder) -> Statement | None:
         return None
     names = [first, second]
     roots = [state.values[n] for n in names]
-    retain = b.has("retain_graph") and b.flip()
+    retain = b.retain()
     labels: tuple[str, ...] = ("backward", "autograd.backward", "backward:roots")
     if b.flip():
         listed = ", ".join(n if v.numel == 1 else f"{n}.sum()" for n, v in zip(names, roots))
@@ -238,7 +238,7 @@ def named_gradient(b: Builder) -> Statement | None:
     b.steps.append(
         Statement(f"{name} = {source}", ("leaf:randn",), stand_ins(name, root.shape, root.dtype))
     )
-    retain = b.has("retain_graph") and b.flip()
+    retain = b.retain()
     arguments = [name] + (["retain_graph=True"] if retain else [])
     labels = ("backward", "backward(named gradient)") + outcome(b, root_name, root, retain, None)
     return Statement(f"{root_name}.backward({', '.join(arguments)})", labels)

@@ -22,7 +22,7 @@ def hook(b: Builder) -> Statement | None:
     hands it out (its own tensor, or a view such as a sum's expanded one)."""
     names = [
         name
-        for name in b.state.tensors(lambda v: v.requires_grad and v.is_float)
+        for name in b.state.tensors(lambda v: v.requires_grad and v.is_float and not v.detached)
         if not stale_view(b, name)
     ]
     name = b.pick(names if b.flip() else names[-2:])

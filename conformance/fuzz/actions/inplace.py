@@ -59,6 +59,17 @@ def inplace(b: Builder, quiet: bool = False) -> Statement | None:
             del state.values[name]
 
 
+# Edits whose outcome is an engine's own business, which the fuzzer does not draw:
+# - of an inference tensor outside inference mode: torch raises only after the kernel wrote
+#   the tensor (at the version bump), which no engine should have to copy; the specs check
+#   the error alone;
+# - of memory a node saved, once a gradient with a graph of its own exists: whether a backward
+#   through that graph finds the edit depends on which tensors the engine's nodes for the
+#   backward formulas saved (torch's TanhBackwardBackward0 saves tanh's result; an engine
+#   that records `g * (1 - y * y)` saves a product instead).
+UNSPECIFIED = "error:inference_inplace"
+
+
 def quiet_inplace(b: Builder) -> Statement | None:
     return inplace(b, quiet=True)
 
@@ -88,6 +99,8 @@ def edit_through(
         bound = operand.bound
     edit = state.classify(target, operand)
     if edit.error is not None and (quiet or not b.has("errors")):
+        return None
+    if edit.error == UNSPECIFIED or (edit.saved and state.higher):
         return None
     if temporary and (edit.error is not None) != misuse:
         return None

@@ -1,5 +1,6 @@
-"""Grad-mode blocks: `with no_grad():`, `enable_grad()`, `set_grad_enabled(...)` around one
-or two actions (and maybe a nested block), and views made under `no_grad`."""
+"""Grad-mode blocks: `with no_grad():`, `enable_grad()`, `set_grad_enabled(...)` and
+`inference_mode()` around one or two actions (and maybe a nested block), and views made under
+`no_grad`."""
 
 from __future__ import annotations
 
@@ -13,19 +14,25 @@ if TYPE_CHECKING:
 
 MODES = ("no_grad()", "enable_grad()", "set_grad_enabled(False)", "set_grad_enabled(True)")
 ENABLING = ("enable_grad()", "set_grad_enabled(True)")
+INFERENCE = "inference_mode()"
 
 
 def grad_mode(b: Builder, depth: int = 0) -> Statement | None:
-    from conformance.fuzz.actions import BLOCK, draw_action
+    """A block in one mode. Inside `inference_mode()` nothing is recorded, whatever a nested
+    block enables, and the tensors ops make are inference tensors (see `State.classify`)."""
+    from conformance.fuzz.actions import BLOCK, INFERENCE_BLOCK, draw_action
 
-    mode = b.one(MODES)
-    before = b.state.grad_enabled
-    b.state.grad_enabled = mode in ENABLING
+    state = b.state
+    inference = b.can("inference_mode") and not state.inference and b.one_in(len(MODES) + 1)
+    mode = INFERENCE if inference else b.one(MODES)
+    before = state.grad_enabled, state.inference
+    state.inference = state.inference or inference
+    state.grad_enabled = mode in ENABLING and not state.inference
     lines: list[str] = []
     labels = [mode.split("(")[0] if "True" not in mode and "False" not in mode else mode]
     try:
         for _ in range(b.between(1, 2)):
-            inner = draw_action(b, BLOCK)
+            inner = draw_action(b, INFERENCE_BLOCK if state.inference else BLOCK)
             if isinstance(inner, Statement):
                 lines.extend(inner.source.splitlines())
                 labels.extend(inner.ops)
@@ -35,7 +42,7 @@ def grad_mode(b: Builder, depth: int = 0) -> Statement | None:
                 lines.extend(nested.source.splitlines())
                 labels.extend(nested.ops)
     finally:
-        b.state.grad_enabled = before
+        state.grad_enabled, state.inference = before
     if not lines:
         return None
     body = "\n".join(f"    {line}" for line in lines)
