@@ -115,12 +115,12 @@ def _spread(
         return expand(g, shape)
     # recorded (create_graph) as torch records it: sum(dim) and mean(dim) unsqueeze each
     # reduced dimension back, sum() and mean() expand the 0-d gradient at once; a mean
-    # then divides by a Scalar
+    # then divides by a Scalar, even by 1: its gradient is a new tensor, never a view
     if not keepdim and by_dim:
         for d in dims:
             g = g.unsqueeze(d)
     g = g.expand(shape)
-    return g if count == 1 else divide(g, count)
+    return divide(g, count) if divided else g
 
 
 # every dimension of an n-d array (numpy allows 64), made once: ``tuple(range(n))`` on each
