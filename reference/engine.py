@@ -265,27 +265,23 @@ class _Walk:
 
     def run(self) -> None:
         """Run nodes until none is ready. The common path (no plan, no hooks) is spelled
-        out, ``Buffers.take`` and ``Buffers.receive`` included; the rest are calls."""
+        out, ``Buffers.take`` and ``Buffers.receive`` included; the rest, a leaf's
+        accumulation among them, are calls."""
         ready, dependencies, buffers, plan = self.ready, self.dependencies, self.buffers, self.plan
         grads, owned = buffers.grads, buffers.owned
         retain_graph, create_graph = self.retain_graph, self.create_graph
+        leaf = AccumulateGrad  # the class of a leaf's node
         node = self.first
         while node is not None or ready:
             if node is None:
                 node = heapq.heappop(ready)[2]
             grad, mine = grads.pop(node, None), node in owned
-            if plan is not None and (node not in plan.runs or node in plan.captures):
-                if node not in plan.runs:
-                    self._visit(node, grad, plan)
+            if plan or node.__class__ is leaf or node._hooks or node._pre_hooks or node._post_hooks:
+                prepared = self._prepare(node, grad, mine)
+                if prepared is None:  # the plan skips it, or it was a leaf's accumulator
                     node = None
                     continue
-                grad, mine = self._capture(node, grad), False
-            if node._hooks or node._pre_hooks or node._post_hooks:  # rare: off the common path
-                grad, mine = self._before_hooks(node, grad), False
-            if node.__class__ is AccumulateGrad:
-                self._leaf(node, grad)
-                node = None
-                continue
+                grad, mine = prepared
             fn: Function = node  # type: ignore[assignment]  # all other nodes are
             edges = fn._next
             if grad is None or fn._post_hooks or len(edges) > 2 or create_graph:
@@ -329,6 +325,23 @@ class _Walk:
                 heapq.heappush(ready, (-follow._seq, next(_ORDER), follow))
                 follow = None
             node = follow
+
+    def _prepare(self, node: Node, grad: Any, mine: bool) -> tuple[Any, bool] | None:
+        """Off the common path, before a node runs: the plan's capture, the hooks that see
+        its gradient first, and a leaf's accumulation. The gradient the node runs with and
+        whether the engine owns it; None when nothing more is to run."""
+        plan = self.plan
+        if plan is not None and (node not in plan.runs or node in plan.captures):
+            if node not in plan.runs:
+                self._visit(node, grad, plan)
+                return None
+            grad, mine = self._capture(node, grad), False
+        if node._hooks or node._pre_hooks or node._post_hooks:
+            grad, mine = self._before_hooks(node, grad), False
+        if node.__class__ is AccumulateGrad:
+            self._leaf(node, grad)
+            return None
+        return grad, mine
 
     def _visit(self, node: Node, grad: Any, plan: Plan) -> None:
         """A node the plan does not run: torch still runs the tensor hooks of one it
