@@ -10,6 +10,7 @@ comes first, so `conformance` is the installed wheel, never the checkout (checke
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -70,13 +71,18 @@ class Installed:
 
 
 def _missing_build_tools() -> str | None:
-    for module in ("pip", "setuptools"):
-        if importlib.util.find_spec(module) is None:
-            return f"cannot build the wheel offline: {module} is not installed in this environment"
-    import pip
-
-    if Version(pip.__version__) < Version("22.3"):  # the first with `pip --python`
-        return f"pip {pip.__version__} cannot install into another venv (needs 22.3)"
+    # Versions from the installed metadata: neither pip nor setuptools is imported, or even
+    # looked up as a module, here. Looking up `pip` makes setuptools' distutils shim give
+    # way to the stdlib's for the rest of the process, and an engine imported later that
+    # imports setuptools (paddle does) then fails on the shim's assertion.
+    versions = {}
+    for package in ("pip", "setuptools"):
+        try:
+            versions[package] = Version(importlib.metadata.version(package))
+        except importlib.metadata.PackageNotFoundError:
+            return f"cannot build the wheel offline: {package} is not installed in this environment"
+    if versions["pip"] < Version("22.3"):  # the first with `pip --python`
+        return f"pip {versions['pip']} cannot install into another venv (needs 22.3)"
     return None
 
 
@@ -261,3 +267,20 @@ def test_an_entry_point_plug_in_installs_and_runs_by_its_name(installed: Install
     assert [backend["name"] for backend in data["backends"]] == [PLUGIN_NAME]
     mine = [result for result in data["results"] if result["backend"] == PLUGIN_NAME]
     assert mine and all(result["status"] == "pass" for result in mine)
+
+
+def test_checking_the_build_tools_leaves_setuptools_importable() -> None:
+    """In a fresh process, as the first thing a test session does before an engine that
+    imports setuptools (paddle) is loaded."""
+    reason = _missing_build_tools()
+    if reason:
+        pytest.skip(reason)
+    code = (
+        "from tests.conformance.test_installed_specs import _missing_build_tools\n"
+        "_missing_build_tools()\n"
+        "import setuptools\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
