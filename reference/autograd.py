@@ -9,6 +9,7 @@ import numpy as np
 from . import engine
 from .function import AccumulateGrad, Node
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from .hooks import as_tensor, handed
 from .tensor import Tensor
 from .tensor_ops import warn_once
 
@@ -94,7 +95,8 @@ def backward(
     if inputs is not None and not _as_list(inputs):
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     outputs = _as_list(tensors)
-    nodes, grads = _roots(outputs, _gradients(grad_tensors), create_graph)
+    given = _gradients(grad_tensors)
+    nodes, grads = _roots(outputs, given, create_graph)
     only = None
     if inputs is not None:
         only = []
@@ -104,7 +106,8 @@ def backward(
     if create_graph:  # torch warns once per process
         warn_once(CREATE_GRAPH_WARNING, stacklevel=4)
     keep = create_graph if retain_graph is None else retain_graph
-    engine.run(nodes, grads, keep, create_graph, only=only)
+    with handed(given):
+        engine.run(nodes, grads, keep, create_graph, only=only)
 
 
 def grad(
@@ -118,7 +121,8 @@ def grad(
     """The gradients of ``outputs`` with respect to ``inputs``, leaving ``.grad`` alone."""
     outs = _as_list(outputs)
     ins = _as_list(inputs)
-    nodes, grads = _roots(outs, _gradients(grad_outputs), create_graph)  # torch: outputs first
+    given = _gradients(grad_outputs)
+    nodes, grads = _roots(outs, given, create_graph)  # torch: outputs first
     for t in ins:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -126,8 +130,14 @@ def grad(
         t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in ins
     ]
     keep = create_graph if retain_graph is None else retain_graph
-    found = engine.run(nodes, grads, keep, create_graph, capture=targets)
-    assert found is not None
+    with handed(given):
+        found = engine.run(nodes, grads, keep, create_graph, capture=targets)
+        assert found is not None
+        return _results(found, allow_unused)
+
+
+def _results(found: list[Any], allow_unused: bool | None) -> tuple[Tensor | None, ...]:
+    """What ``grad`` hands back: each captured gradient as a tensor, or None if unused."""
     results: list[Tensor | None] = []
     for i, g in enumerate(found):
         if g is None:
@@ -140,7 +150,7 @@ def grad(
         elif isinstance(g, Tensor):
             results.append(g)
         else:
-            # the gradient itself, as torch hands it back: it may share memory with a
-            # grad_output or be a sum's expanded view
-            results.append(Tensor(engine.shown(g)))
+            # the gradient itself, as torch hands it back: it may be a grad_output, share
+            # memory with one, or be a sum's expanded view
+            results.append(as_tensor(engine.shown(g)))
     return tuple(results)

@@ -45,8 +45,39 @@ def _watched(tensor: Tensor, shown_to: Shown | None) -> Tensor:
     return tensor
 
 
-def _as_tensor(grad: Any) -> Tensor:
-    return grad if isinstance(grad, Tensor) else Tensor(grad)
+# The tensors callers handed to backward or autograd.grad as gradients, by the id of their
+# arrays, while that pass runs (see ``handed``).
+_handed: dict[int, Tensor] = {}
+
+
+class handed:  # a context manager, named like grad_mode.no_grad
+    """While a pass runs, a gradient a caller handed over that reaches a hook (or comes back
+    from autograd.grad) unchanged is shown as the caller's tensor itself, as torch passes
+    the tensor along: ``hook(g) is g``. A plain class: ``backward()`` without gradients,
+    the common case, pays for no generator."""
+
+    def __init__(self, tensors: list[Any]) -> None:
+        self.ids = [
+            id(t._data) for t in tensors if isinstance(t, Tensor) and id(t._data) not in _handed
+        ]
+        for t in tensors:
+            if isinstance(t, Tensor):
+                _handed.setdefault(id(t._data), t)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        for key in self.ids:
+            _handed.pop(key, None)
+
+
+def as_tensor(grad: Any) -> Tensor:
+    """A gradient array as a tensor: the caller's own, when it handed this very array over."""
+    if isinstance(grad, Tensor):
+        return grad
+    caller = _handed.get(id(grad))
+    return caller if caller is not None and caller._data is grad else Tensor(grad)
 
 
 def tensor_hooks(hooks: list[Any], grad: Any, shown_to: Shown | None = None) -> Any:
@@ -55,7 +86,7 @@ def tensor_hooks(hooks: list[Any], grad: Any, shown_to: Shown | None = None) -> 
     hooks saw and gave (``kept``)."""
     grad = shown(grad)
     for hook in list(hooks):
-        result = hook(_watched(_as_tensor(grad), shown_to))
+        result = hook(_watched(as_tensor(grad), shown_to))
         if result is not None:
             _watched(result, shown_to)
             if result.shape != grad.shape:
@@ -95,11 +126,11 @@ def node_hooks(
     same length replaces ``grads`` for the hooks after it and for the engine."""
     grads = tuple(shown(g) for g in grads)
     for hook in list(hooks):
-        tensors = tuple(None if g is None else _watched(_as_tensor(g), shown_to) for g in grads)
+        tensors = tuple(None if g is None else _watched(as_tensor(g), shown_to) for g in grads)
         if received is None:
             result = hook(tensors)
         else:
-            given = tuple(None if g is None else _as_tensor(shown(g)) for g in received)
+            given = tuple(None if g is None else as_tensor(shown(g)) for g in received)
             result = hook(tensors, given)
         if result is None:
             continue

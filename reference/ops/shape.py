@@ -54,7 +54,11 @@ class T(Function):
         return a.T
 
     def backward(self, g: Any) -> Any:
-        return t(g) if g.ndim == 2 else g
+        if g.ndim == 2 or not is_array(g):
+            return t(g)
+        # torch's grad.t() of a vector is a new view: a leaf may take it as its .grad even
+        # while a hook keeps the gradient it was made from, and then they share memory
+        return g.view()
 
 
 class Permute(Function):

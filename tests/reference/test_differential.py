@@ -1181,6 +1181,19 @@ def test_hooks_see_and_replace_gradients() -> None:
     )
 
 
+def test_hooks_and_autograd_grad_see_the_callers_gradient_itself() -> None:
+    """Torch passes a gradient the caller handed over along as that very tensor: a hook on
+    the root, or autograd.grad at the root, gets the caller's object, which `.data = ...`
+    on it shows."""
+    run_both(
+        f"{LEAVES}\nkept = []\nh = x.register_hook(kept.append)\ng = torch.ones(2, 3) * 0.5\n"
+        "x.backward(g)\nat_leaf = kept[-1] is g\ny = x * 2\nh2 = y.register_hook(kept.append)\n"
+        "y.backward(g, retain_graph=True)\nat_root = kept[-1] is g\n"
+        "back = torch.autograd.grad(y, y, grad_outputs=g)[0] is g\n"
+        "g.data = torch.zeros(2, 3)\nlast = kept[-1] * 1"
+    )
+
+
 CORNERS = {
     "retain_grad follows an in-place op, hooks stay": (
         "y = x * 3\ny.retain_grad()\ny.register_hook(observe)\ny.mul_(2)\n"
@@ -1197,6 +1210,10 @@ CORNERS = {
     "a mean's recorded gradient is no view, even of one element": (
         "w = x[:1, :1].detach().requires_grad_()\n"
         "d = torch.autograd.grad(w.mean(), w, create_graph=True)[0]\nd.detach_()"
+    ),
+    "a vector's t() hands back a new view, which a leaf takes while a hook keeps the other": (
+        "u = w.t() + 0.5\nkept = []\nh = u.register_hook(kept.append)\n"
+        "u.backward(torch.ones(3), retain_graph=True)\nu.mean().backward()\nfirst = kept[0] * 1"
     ),
     "a sum's recorded gradient is a view": (
         "d = torch.autograd.grad(x.sum(), x, create_graph=True)[0]\nd.detach_()"
