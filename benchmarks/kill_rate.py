@@ -9,7 +9,8 @@ changes one rule each (see tests/conformance/test_broken_catalogue.py). For each
   specs --backend torchlike:MODULE --repeat 0` would, against torch-cpu as baseline; the bug is
   caught when any scenario fails or errors, and the count of those is recorded;
 - the fuzzer: the first `--examples` programs the fuzzer's generator draws from `--seed` (all
-  features, default size; `conformance.fuzz.generator.sample`), the same ones for every
+  features, default size, the capabilities the clean proxy and torch-cpu share;
+  `conformance.fuzz.generator.sample`), the same ones for every
   module, run on it and on torch-cpu until the first divergence. The programs are drawn once,
   up front, so that each module meets the same ones whatever ran before it in this process;
   a `conformance fuzz` session draws from the same generator but steers by what it has seen,
@@ -86,13 +87,16 @@ def run_specs(runner: Any, scenarios: list[Any], backend: Any) -> list[str]:
     return [r.scenario.id for r in results if r.status in (Status.FAIL, Status.ERROR)]
 
 
-def fuzz_programs(examples: int, seed: int) -> tuple[list[Any], float]:
-    """The fuzzer's first `examples` programs from `seed` (all features, default size), and
-    the seconds generating them took."""
+def fuzz_programs(
+    examples: int, seed: int, capabilities: frozenset[str]
+) -> tuple[list[Any], float]:
+    """The fuzzer's first `examples` programs from `seed` (all features, default size, the
+    capabilities both backends have, as `conformance fuzz` takes them), and the seconds
+    generating them took."""
     from conformance.fuzz.generator import Config, sample
 
     started = time.perf_counter()
-    found = sample(examples, Config(), at=seed)
+    found = sample(examples, Config(capabilities=capabilities), at=seed)
     return found, time.perf_counter() - started
 
 
@@ -126,7 +130,8 @@ def measure(modules: list[str], examples: int, seed: int, log: Any = print) -> d
     oracle = resolve_backend("torch-cpu")
     runner = Runner(oracle, TimingOptions(0, 0))
     run_specs(runner, scenarios, oracle)  # the baseline's values, once, before any timing
-    programs, generating = fuzz_programs(examples, seed)
+    capabilities = oracle.capabilities() & _backend(CONTROL).capabilities()
+    programs, generating = fuzz_programs(examples, seed, capabilities)
     rows = []
     for module in [CONTROL, *modules]:
         row = Measured(module, _bug(module))

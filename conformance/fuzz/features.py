@@ -54,6 +54,7 @@ _GROUPS = {
     "set_grad_enabled(False)": "grad_mode",
     "set_grad_enabled(True)": "grad_mode",
     "inference_mode": "grad_mode",
+    "inference_mode(False)": "grad_mode",
     "error:inference_inplace": "grad_mode",
     "retain_graph": "retain_graph",
     "freed_graph": "retain_graph",

@@ -347,8 +347,9 @@ class State:
         elif recorded and operand is not None and self.is_poisoned(operand):
             error = "error:nograd_view_rebased"
         elif recorded and value.base is not None:
-            base = self.values[value.base]
-            if value.requires_grad and base.leaf and base.requires_grad:
+            # torch asks whether the view requires grad and its base is a leaf: a base that
+            # stopped requiring grad (requires_grad_(False)) after the view was made counts
+            if value.requires_grad and self.values[value.base].leaf:
                 error = "error:inplace_view_of_leaf"
         elif recorded and value.leaf and value.requires_grad:
             error = "error:inplace_leaf"

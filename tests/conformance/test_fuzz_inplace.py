@@ -119,8 +119,15 @@ def test_torch_errors_are_classified() -> None:
 # --- generated programs --------------------------------------------------------------------
 
 
+# The areas in-place edits meet: with every area on, the rarer targets (a detached alias
+# edited after its source) take thousands of programs to come up.
+EDITING = frozenset(
+    {"inplace", "detach", "views", "ops", "copy_slices", "errors", "grad_mode", "retain_graph"}
+)
+
+
 def test_programs_exercise_in_place_edits() -> None:
-    covered = frozenset().union(*(program.ops for program in sample(500)))
+    covered = frozenset().union(*(p.ops for p in sample(500, Config(features=EDITING))))
     expected = {
         "add_", "sub_", "mul_", "div_", "augmented", "inplace", "inplace:scalar",
         "inplace:tensor", "inplace:view", "inplace:base", "inplace:alias", "inplace:nonleaf",

@@ -28,12 +28,14 @@ def _finite(b: Builder, name: str) -> bool:
 
 def assign_data(b: Builder) -> Statement | None:
     """`x.data = t`, `t` a new tensor of `x`'s shape and dtype, on a tensor that is not a view
-    and has none (their history would follow memory `x` no longer has)."""
+    and has none (their history would follow memory `x` no longer has). Not on an inference
+    tensor: torch 2.13 leaves one that took a normal tensor's data half of each (a later view
+    of it raises "Inference tensors do not track version counter")."""
     state = b.state
 
     def fits(name: str) -> bool:
         value = state.values[name]
-        if not value.is_float or value.base is not None or value.nograd:
+        if not value.is_float or value.base is not None or value.nograd or value.inference:
             return False
         return not any(v.base == name for v in state.values.values()) and _finite(b, name)
 

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from conformance.fuzz.builder import Builder
 
 # Which names an edit aims at, by weight: any name, a view, memory other names share (a base
-# of views, a detached alias), memory a node saved for backward (the version counter's case).
-TARGETS = (("any", 1), ("view", 1), ("shared", 2), ("saved", 1))
+# of views, or a detached alias that is neither view nor base), memory a node saved for
+# backward (the version counter's case).
+TARGETS = (("any", 1), ("view", 1), ("shared", 1), ("alias", 1), ("saved", 1))
 
 
 def inplace(b: Builder, quiet: bool = False) -> Statement | None:
@@ -40,6 +41,13 @@ def inplace(b: Builder, quiet: bool = False) -> Statement | None:
         names = [n for n in state.tensors() if state.savers.get(state.values[n].storage)]
     elif aim == "shared":
         names = [n for n in state.tensors() if len(state.aliases(n)) > 1]
+    elif aim == "alias":
+        bases = {value.base for value in state.values.values()}
+        names = [
+            n
+            for n in state.tensors()
+            if len(state.aliases(n)) > 1 and state.values[n].base is None and n not in bases
+        ]
     else:
         names = state.tensors()
     names = [n for n in names if editable(n)] or [n for n in state.tensors() if editable(n)]

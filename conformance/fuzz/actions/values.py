@@ -94,8 +94,18 @@ def bind(b: Builder, op: ops.Applied, inputs: list[Value], view_of: str | None =
     return Statement(f"{name} = {op.source}", op.labels, stand_ins(name, op.shape, op.dtype))
 
 
+def operand(b: Builder) -> str | None:
+    """A tensor for an op; now and then a positive one, the only kind the ops with a domain
+    (`log`, `sqrt`, a tensor exponent) are offered on, which chains of ops rarely leave."""
+    if b.one_in(4):
+        name = b.pick_tensor(lambda v: v.bound.positive)
+        if name is not None:
+            return name
+    return b.pick_tensor()
+
+
 def unary(b: Builder) -> Statement | None:
-    name = b.pick_tensor()
+    name = operand(b)
     if name is None:
         return None
     value = b.state.values[name]
@@ -117,7 +127,7 @@ def partner_shape(b: Builder, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def binary(b: Builder) -> Statement | None:
-    left_name = b.pick_tensor()
+    left_name = operand(b)
     if left_name is None:
         return None
     left = b.state.values[left_name]
