@@ -442,7 +442,13 @@ def backward_call(
 
 
 def grad_call(
-    root: str, value: Value, form: str, retain_graph: bool, inputs: str, allow_unused: bool
+    root: str,
+    value: Value,
+    form: str,
+    retain_graph: bool,
+    inputs: str,
+    allow_unused: bool,
+    create_graph: bool = False,
 ) -> tuple[str, tuple[str, ...]]:
     """`autograd.grad(root, inputs, ...)`, the root as `backward_call` makes it."""
     expression, gradient, labels = _root(root, value, form)
@@ -455,6 +461,9 @@ def grad_call(
         labels.append("retain_graph")
     if allow_unused:
         arguments.append("allow_unused=True")
+    if create_graph:
+        arguments.append("create_graph=True")
+        labels.append("create_graph")
     return f"autograd.grad({', '.join(arguments)})", tuple(labels)
 
 

@@ -34,9 +34,9 @@ def higher_grad(b: Builder) -> Statement | None:
     if not inputs:
         return None
     target, kind = inputs[0], kinds[0]
-    call, labels = ops.grad_call(root_name, root, b.one(ops.ROOT_FORMS), False, target, False)
-    call = call[:-1] + ", create_graph=True)"
-    labels = ("autograd.grad", "create_graph", *labels[1:], kind)
+    form = b.one(ops.ROOT_FORMS)
+    call, labels = ops.grad_call(root_name, root, form, False, target, False, create_graph=True)
+    labels += (kind,)
     name = state.name("d")
     source = f"{name} = {call}[0]"
     if state.backward_fails(root, [target]):
