@@ -25,9 +25,11 @@ Add an op
    expression over `x0`, `x1`, its input shapes and ranges, a tolerance and the reason for
    it) and the capability a spec using it needs (None: every backend has it).
 3. Run `tests/reference/test_optable.py`, `tests/reference/test_gradcheck.py`,
-   `tests/conformance/test_gradcheck.py` and the `test_fuzz_*` tests: they check the export,
-   the gradient and that the fuzzer draws it. Add the name to the lists in specs/README.md
-   (a test says where), and write a spec for what torch does with it.
+   `tests/conformance/test_gradcheck.py`, the `test_fuzz_*` tests and
+   `tests/reference/test_differential.py`: they check the export, the gradient, that the
+   fuzzer draws it, and reference against torch in the programs the fuzzer draws. Add the
+   name to the lists in specs/README.md (a test says where), and write a spec for what
+   torch does with it.
 Ops the fuzzer builds from the shape of its operands (matmul, reductions, views) are drawn by
 their own code in `conformance.fuzz.ops`; a new one of those needs that code too.
 """
