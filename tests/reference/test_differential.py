@@ -62,7 +62,6 @@ class Step:
 class Program:
     steps: tuple[Step, ...]
     names: tuple[str, ...]  # every tensor value the program makes, v0, v1, ...
-    precise: bool = False  # no float32 anywhere: float64 results are compared as float64
 
     def __repr__(self) -> str:
         return "\n" + "\n".join(step.code for step in self.steps)
@@ -211,35 +210,31 @@ def _grads(namespace: dict[str, Any], names: tuple[str, ...], last: dict[str, An
 
 # -- comparison --------------------------------------------------------------------------------
 
-# Tolerances: values are bounded by BOUND and gradients by a few thousand; a program is at most
-# ~25 ops, each adding at most a few ulps of relative error (numpy and torch use different
-# exp/tanh/log kernels and summation orders), which cancellation can turn into absolute error of
-# about BOUND * 25 ulps. float32: 25 * 6e-8 * 40 ~ 6e-5, hence atol 2e-4 and rtol 1e-4;
-# float64: 25 * 1.1e-16 * 40 ~ 1e-13, hence 1e-10 with margin.
-TOLERANCES = {"torch.float32": (1e-4, 2e-4), "torch.float64": (1e-10, 1e-10)}
+# Hand-written programs are short, over small values, and mix float32 into float64 ones;
+# numpy's and torch's float32 kernels (exp, tanh, log) and summation orders differ by a few
+# ulps, so floats are held to float32's tolerance, and integers and booleans are exact.
+FLOAT_TOLERANCE = (1e-4, 2e-4)  # rtol, atol
+FLOATS = ("torch.float32", "torch.float64")
 
 
 class Mismatch(AssertionError):
     pass
 
 
-def compare_desc(
-    path: str, ours: Any, theirs: Any, names: bool = True, precise: bool = True
-) -> None:
-    """``ours`` against ``theirs``; a float64 value with float32 in its history (``precise``
-    false) is held to float32's tolerance."""
+def compare_desc(path: str, ours: Any, theirs: Any, names: bool = True) -> None:
+    """``ours`` against ``theirs``; ``names``: node names too (not after create_graph)."""
     if isinstance(theirs, tuple) and isinstance(ours, tuple):
         if len(ours) != len(theirs):
             raise Mismatch(f"{path}: {len(ours)} items != torch's {len(theirs)}")
         for i, (a, b) in enumerate(zip(ours, theirs)):
-            compare_desc(f"{path}[{i}]", a, b, names, precise)
+            compare_desc(f"{path}[{i}]", a, b, names)
         return
+    rtol, atol = FLOAT_TOLERANCE
     if not isinstance(theirs, Desc) or not isinstance(ours, Desc):
         if isinstance(theirs, (float, list)) and type(ours) is type(theirs):
             a, b = np.array(ours, dtype=float), np.array(theirs, dtype=float)
-            rtol, atol = TOLERANCES["torch.float64" if precise else "torch.float32"]
             if a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
-                return  # .item() and .tolist(): numbers, within the dtype's tolerance
+                return  # .item() and .tolist(): numbers, within the tolerance
         if ours != theirs:
             raise Mismatch(f"{path}: reference {ours!r} != torch {theirs!r}")
         return
@@ -254,9 +249,8 @@ def compare_desc(
                 raise Mismatch(f"{path}.{attr}: reference {a!r} != torch {b!r}")
     elif (ours.grad_fn is None) != (theirs.grad_fn is None):
         raise Mismatch(f"{path}.grad_fn: reference {ours.grad_fn} != torch {theirs.grad_fn}")
-    rtol, atol = TOLERANCES.get(theirs.dtype if precise else "torch.float32", (0, 0))
-    if theirs.dtype not in TOLERANCES:
-        rtol, atol = 0, 0  # integers and booleans are exact
+    if theirs.dtype not in FLOATS:
+        rtol, atol = 0, 0
     if not np.allclose(ours.value, theirs.value, rtol=rtol, atol=atol, equal_nan=True):
         raise Mismatch(
             f"{path} values differ:\nreference {ours.value!r}\ntorch     {theirs.value!r}"
@@ -277,12 +271,12 @@ def compare(program: Program, ours: list[Observation], theirs: list[Observation]
             if a.warnings != b.warnings:
                 raise Mismatch(f"warnings: reference {a.warnings} != torch {b.warnings}")
             for name, x, y in zip(step.outputs, a.outputs, b.outputs):
-                compare_desc(name, x, y, not step.higher, program.precise)
+                compare_desc(name, x, y, not step.higher)
             if a.grads.keys() != b.grads.keys():
                 raise Mismatch(f"visible grads: reference {sorted(a.grads)} != {sorted(b.grads)}")
             for name, (x, same_x) in a.grads.items():
                 y, same_y = b.grads[name]
-                compare_desc(f"{name}.grad", x, y, not higher_seen, program.precise)
+                compare_desc(f"{name}.grad", x, y, not higher_seen)
                 if same_x != same_y:
                     raise Mismatch(
                         f"{name}.grad is the same object as before: reference {same_x}, "
@@ -290,7 +284,7 @@ def compare(program: Program, ours: list[Observation], theirs: list[Observation]
                     )
             # in torch's order, ties between leaves included (reference/ready_queue.py)
             hooks_a, hooks_b = tuple(a.hooks), tuple(b.hooks)
-            compare_desc("hook calls", hooks_a, hooks_b, not higher_seen, program.precise)
+            compare_desc("hook calls", hooks_a, hooks_b, not higher_seen)
         except Mismatch as e:
             raise AssertionError(f"{where}: {e}\nprogram:{program!r}") from None
     assert len(ours) == len(theirs), f"reference ran {len(ours)} steps, torch {len(theirs)}"
