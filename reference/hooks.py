@@ -72,12 +72,18 @@ class handed:  # a context manager, named like grad_mode.no_grad
             _handed.pop(key, None)
 
 
+def handed_over(array: Any) -> Tensor | None:
+    """The caller's tensor, when the caller handed this very array over for this pass."""
+    caller = _handed.get(id(array))
+    return caller if caller is not None and caller._data is array else None
+
+
 def as_tensor(grad: Any) -> Tensor:
     """A gradient array as a tensor: the caller's own, when it handed this very array over."""
     if isinstance(grad, Tensor):
         return grad
-    caller = _handed.get(id(grad))
-    return caller if caller is not None and caller._data is grad else Tensor(grad)
+    caller = handed_over(grad)
+    return caller if caller is not None else Tensor(grad)
 
 
 def tensor_hooks(hooks: list[Any], grad: Any, shown_to: Shown | None = None) -> Any:

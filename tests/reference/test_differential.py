@@ -1209,6 +1209,13 @@ CORNERS = {
         "u = w.t() + 0.5\nkept = []\nh = u.register_hook(kept.append)\n"
         "u.backward(torch.ones(3), retain_graph=True)\nu.mean().backward()\nfirst = kept[0] * 1"
     ),
+    "autograd.grad hands back a sum's gradient as a view, which detach_() refuses": (
+        "d = torch.autograd.grad(x.sum(), x)[0]\nview = d._base is not None\nd.detach_()"
+    ),
+    "autograd.grad's view was made under no_grad: an edit grad mode records is refused": (
+        "g6 = torch.ones(6) * 0.5\nd = torch.autograd.grad(x.reshape(6), x, grad_outputs=g6)[0]\n"
+        "d.mul_(2)\nshared = g6 * 1\nd.mul_(p)"
+    ),
     "a sum's recorded gradient is a view": (
         "d = torch.autograd.grad(x.sum(), x, create_graph=True)[0]\nd.detach_()"
     ),
