@@ -73,7 +73,9 @@ def _arithmetic(op: Any, true_division: bool = False) -> Any:
     """The operator ``tensor <op> other`` for a binary op class."""
 
     def operator(a: Any, b: Any) -> Tensor:
-        # the common cases first: numpy's result is torch's, and the layout the operands'
+        # the common cases first: numpy's result is torch's, and so is its layout when the
+        # operands are contiguous and of one shape (with broadcasting, torch's order reads
+        # the strides of size-1 dimensions, which numpy's contiguity flag ignores)
         data = a._data
         if b.__class__ is a.__class__:
             other = b._data
@@ -83,7 +85,11 @@ def _arithmetic(op: Any, true_division: bool = False) -> Any:
                 except ValueError:
                     _check_broadcast(data.shape, other.shape)
                     raise
-                if not (data.flags.c_contiguous and other.flags.c_contiguous):
+                if not (
+                    data.flags.c_contiguous
+                    and other.flags.c_contiguous
+                    and data.shape == other.shape
+                ):
                     out._data = _laid_out(out._data, (data, other))
                 return out
         elif (b.__class__ is float or b.__class__ is int) and data.dtype.kind == "f":
@@ -99,7 +105,11 @@ def _arithmetic(op: Any, true_division: bool = False) -> Any:
         except ValueError:
             _check_broadcast(a._data.shape, b._data.shape)
             raise
-        if not (a._data.flags.c_contiguous and b._data.flags.c_contiguous):
+        if not (
+            a._data.flags.c_contiguous
+            and b._data.flags.c_contiguous
+            and a._data.shape == b._data.shape
+        ):
             out._data = _laid_out(out._data, (a._data, b._data))
         if want is not None and out._data.dtype != want:
             _cast_result(out, want)

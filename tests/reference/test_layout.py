@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import reference
@@ -83,6 +83,15 @@ def strides(t: Any) -> tuple[int | None, ...]:
     .map(tuple)
     .flatmap(lambda shape: st.tuples(st.just(shape), operand(shape), operand(shape))),
     st.sampled_from(["add", "mul", "sub"]),
+)
+# contiguous operands, broadcast, with a size-1 dimension of stride 2: torch's order reads it
+@example(
+    case=(
+        (2, 1, 2, 1),
+        [("make", (1, 1, 2, 1)), ("permute", (0, 1, 2, 3))],
+        [("make", (1, 1, 1, 2)), ("permute", (3, 0, 1, 2))],
+    ),
+    op="add",
 )
 def test_elementwise_results_are_laid_out_as_torch_lays_them_out(case: Any, op: str) -> None:
     shape, left, right = case
