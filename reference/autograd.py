@@ -9,9 +9,9 @@ import numpy as np
 from . import engine
 from .function import AccumulateGrad, Node
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from .hooks import handed, handed_over
+from .hooks import as_tensor, handed
 from .tensor import Tensor
-from .tensor_ops import _view_of, warn_once
+from .tensor_ops import warn_once
 
 CREATE_GRAPH_WARNING = (
     "Using backward() with create_graph=True will create a reference cycle between the "
@@ -150,21 +150,5 @@ def _results(found: list[Any], allow_unused: bool | None) -> tuple[Tensor | None
         elif isinstance(g, Tensor):
             results.append(g)
         else:
-            results.append(_handed_back(engine.shown(g)))
+            results.append(as_tensor(engine.shown(g)))
     return tuple(results)
-
-
-def _handed_back(array: Any) -> Tensor:
-    """A gradient as torch hands it back: the caller's own grad_output when it came through
-    unchanged; a view when it is one in memory (a sum's expanded gradient, a reshape's),
-    made under no_grad as torch's engine runs, of a grad_output or of the engine's ones."""
-    caller = handed_over(array)
-    if caller is not None:
-        return caller
-    result = Tensor(array)
-    owner = array.base if isinstance(array, np.ndarray) else None
-    if isinstance(owner, np.ndarray):
-        base = handed_over(owner)
-        with no_grad():
-            _view_of(Tensor(owner) if base is None else base, result)
-    return result

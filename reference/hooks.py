@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from .function import AccumulateGrad, Node
+from .grad_mode import no_grad
 from .ops._math import written
 from .tensor import Tensor
+from .tensor_ops import _view_of
 
 Shown = list[weakref.ref[Tensor]]  # the tensors hooks were shown or returned (``kept``)
 
@@ -79,11 +81,22 @@ def handed_over(array: Any) -> Tensor | None:
 
 
 def as_tensor(grad: Any) -> Tensor:
-    """A gradient array as a tensor: the caller's own, when it handed this very array over."""
+    """A gradient as torch shows it to a hook or hands it back from autograd.grad: the
+    caller's own tensor when it came through unchanged; a view when it is one in memory (a
+    sum's expanded gradient, a reshape's), made under no_grad as torch's engine runs, of a
+    grad_output or of the engine's own ones."""
     if isinstance(grad, Tensor):
         return grad
     caller = handed_over(grad)
-    return caller if caller is not None else Tensor(grad)
+    if caller is not None:
+        return caller
+    result = Tensor(grad)
+    owner = grad.base if isinstance(grad, np.ndarray) else None
+    if isinstance(owner, np.ndarray):
+        base = handed_over(owner)
+        with no_grad():
+            _view_of(Tensor(owner) if base is None else base, result)
+    return result
 
 
 def tensor_hooks(hooks: list[Any], grad: Any, shown_to: Shown | None = None) -> Any:

@@ -1216,6 +1216,10 @@ CORNERS = {
         "g6 = torch.ones(6) * 0.5\nd = torch.autograd.grad(x.reshape(6), x, grad_outputs=g6)[0]\n"
         "d.mul_(2)\nshared = g6 * 1\nd.mul_(p)"
     ),
+    "a hook is shown a sum's gradient as a view, which detach_() refuses": (
+        "kept = []\nh = x.register_hook(kept.append)\nx.sum().backward()\nk = kept[0]\n"
+        "view = k._base is not None\nk.detach_()"
+    ),
     "a sum's recorded gradient is a view": (
         "d = torch.autograd.grad(x.sum(), x, create_graph=True)[0]\nd.detach_()"
     ),
