@@ -73,9 +73,7 @@ def _arithmetic(op: Any, true_division: bool = False) -> Any:
     """The operator ``tensor <op> other`` for a binary op class."""
 
     def operator(a: Any, b: Any) -> Tensor:
-        # the common cases first: numpy's result is torch's, and so is its layout when the
-        # operands are contiguous and of one shape (with broadcasting, torch's order reads
-        # the strides of size-1 dimensions, which numpy's contiguity flag ignores)
+        # the common cases first: numpy's result is torch's, and mostly so is its layout
         data = a._data
         if b.__class__ is a.__class__:
             other = b._data
@@ -85,11 +83,7 @@ def _arithmetic(op: Any, true_division: bool = False) -> Any:
                 except ValueError:
                     _check_broadcast(data.shape, other.shape)
                     raise
-                if not (
-                    data.flags.c_contiguous
-                    and other.flags.c_contiguous
-                    and data.shape == other.shape
-                ):
+                if not _numpy_lays_out_as_torch(data, other):
                     out._data = _laid_out(out._data, (data, other))
                 return out
         elif (b.__class__ is float or b.__class__ is int) and data.dtype.kind == "f":
@@ -105,11 +99,7 @@ def _arithmetic(op: Any, true_division: bool = False) -> Any:
         except ValueError:
             _check_broadcast(a._data.shape, b._data.shape)
             raise
-        if not (
-            a._data.flags.c_contiguous
-            and b._data.flags.c_contiguous
-            and a._data.shape == b._data.shape
-        ):
+        if not _numpy_lays_out_as_torch(a._data, b._data):
             out._data = _laid_out(out._data, (a._data, b._data))
         if want is not None and out._data.dtype != want:
             _cast_result(out, want)
@@ -129,6 +119,16 @@ def _cast_result(out: Any, want: np.dtype) -> None:
     node = out._grad_fn
     if node is not None and node.save_result:
         node.resave(node.arity, out)
+
+
+def _numpy_lays_out_as_torch(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether numpy's result of ``x op y`` is laid out as torch's: when both are contiguous
+    and of one shape, or contiguous without size-1 dimensions. numpy calls an array with any
+    stride on a size-1 dimension contiguous; torch's order of dimensions reads those strides
+    when the other operand is broadcast."""
+    if not (x.flags.c_contiguous and y.flags.c_contiguous):
+        return False
+    return x.shape == y.shape or (1 not in x.shape and 1 not in y.shape)
 
 
 def _laid_out(data: np.ndarray, operands: tuple[np.ndarray, ...]) -> np.ndarray:
