@@ -59,12 +59,11 @@ class handed:  # a context manager, named like grad_mode.no_grad
     the common case, pays for no generator."""
 
     def __init__(self, tensors: list[Any]) -> None:
-        self.ids = [
-            id(t._data) for t in tensors if isinstance(t, Tensor) and id(t._data) not in _handed
-        ]
+        self.ids: list[int] = []  # what this pass registered (an outer pass keeps its own)
         for t in tensors:
-            if isinstance(t, Tensor):
-                _handed.setdefault(id(t._data), t)
+            if isinstance(t, Tensor) and id(t._data) not in _handed:
+                _handed[id(t._data)] = t
+                self.ids.append(id(t._data))
 
     def __enter__(self) -> None:
         return None

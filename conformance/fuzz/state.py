@@ -322,12 +322,15 @@ class State:
         storage = self.values[name].storage
         return [other for other, value in self.values.items() if value.storage == storage]
 
-    def requires_grad_(self, name: str) -> None:
-        """`name.requires_grad_()` on a leaf: its views now require grad too (through it)."""
-        self.leaf(name, replace(self.values[name], requires_grad=True), shares=True)
-        for other, value in self.values.items():
-            if value.base == name:
-                self.values[other] = replace(value, requires_grad=True)
+    def requires_grad_(self, name: str, requires_grad: bool = True, detached: bool = False) -> None:
+        """`name.requires_grad_(flag)` on a leaf, or (`detached`) `name.detach_()`: `name` is
+        a leaf whose flag its views without a history of their own follow."""
+        value = self.values[name]
+        detached = value.detached or detached
+        self.leaf(name, replace(value, requires_grad=requires_grad, detached=detached), shares=True)
+        for other, member in self.values.items():
+            if member.base == name and member.leaf:
+                self.values[other] = replace(member, requires_grad=requires_grad)
 
     def classify(self, target: str, operand: Value | None) -> Edit:
         """What torch does with `target.op_(operand)` now (operand None: a number)."""

@@ -4,7 +4,6 @@ of the right shape and dtype, or (a misuse) of another shape or dtype."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from conformance.fuzz import ops
@@ -27,10 +26,7 @@ def detach_(b: Builder) -> Statement | None:
     value = state.values[name]
     if value.base is not None:
         return Statement(f"{name}.detach_()", ("error:detach_view",)) if b.has("errors") else None
-    state.leaf(name, replace(value, requires_grad=False, detached=True), shares=True)
-    for other, member in state.values.items():
-        if member.base == name and member.leaf:  # views that follow it, not their own history
-            state.values[other] = replace(member, requires_grad=False)
+    state.requires_grad_(name, False, detached=True)
     return Statement(f"{name}.detach_()", ("detach_",))
 
 
@@ -41,10 +37,7 @@ def no_requires_grad(b: Builder) -> Statement | None:
     name = b.pick_tensor(lambda v: v.leaf and v.requires_grad and v.base is None)
     if name is None:
         return None
-    state.leaf(name, replace(state.values[name], requires_grad=False), shares=True)
-    for other, member in state.values.items():
-        if member.base == name and member.leaf:
-            state.values[other] = replace(member, requires_grad=False)
+    state.requires_grad_(name, False)
     return Statement(f"{name}.requires_grad_(False)", ("requires_grad_(False)",))
 
 
