@@ -7,9 +7,11 @@ registered as the `pytest11` entry point `conformance` and stays inert unless `-
 or `--conformance-backend` is given, so installing it changes no other pytest run.
 
 The hooks are thin: loading is `load_spec`, running is `Runner.run`, and a failure shows
-`ScenarioResult.report()`, the CLI's diff. Outcomes:
+`ScenarioResult.report()`, the CLI's diff. Backends run in worker processes as in the CLI
+(`--conformance-isolation=process`, started at the first item), so an engine's crash, exit or
+hang is that item's failure and the session goes on. Outcomes:
 
-- pass: passed; fail and error: failed, with the report;
+- pass: passed; fail, error, crash and timeout: failed, with the report;
 - unsupported: skipped, with the missing capability;
 - unavailable: failed by default, because a job that names a backend (torch-cuda on a machine
   that lost its GPU) must not go green by skipping everything; `--conformance-unavailable=skip`
@@ -26,11 +28,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from conformance.cli.options import add_backend_options
+from conformance.cli.options import add_backend_options, add_isolation_options
 
 if TYPE_CHECKING:  # the harness imports numpy and yaml: only load it when the plugin is used
     from conformance.backends.base import Backend
     from conformance.ci.expectations import Expectations
+    from conformance.isolation import Executor, Isolation
     from conformance.run.results import ScenarioResult
     from conformance.run.runner import Runner
     from conformance.spec.model import Scenario
@@ -57,6 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-backend names others",
     )
     add_backend_options(group.addoption, prefix="--conformance-")
+    add_isolation_options(group.addoption, prefix="--conformance-")
     group.addoption(
         "--conformance-installed",
         action="store_true",
@@ -98,12 +102,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class ConformanceSession:
-    """The plugin's state in one pytest process: backends, runner, ids seen, status counts."""
+    """The plugin's state in one pytest process: backends, runner, ids seen, status counts.
+
+    `backends` are loaded in this process to name them, read their versions and say whether
+    they are available; scenarios run on `executors`, started at the first item."""
 
     def __init__(
         self,
         backends: Sequence[Backend],
-        runner: Runner,
+        baseline: Backend,
+        targets: dict[str, str],
+        isolation: Isolation,
         skip_unavailable: bool,
         note: str = "",
         expectations: Expectations | None = None,
@@ -111,37 +120,44 @@ class ConformanceSession:
         from conformance.ci.expectations import Expectations
 
         self.backends = list(backends)
-        self.runner = runner
+        self.baseline = baseline
+        self.targets = targets  # each backend's name, and the name a worker resolves
+        self.isolation = isolation
         self.expectations = expectations or Expectations({})
         self.skip_unavailable = skip_unavailable
         self.note = note
         self.ids: dict[str, str] = {}
         self.markers: set[str] = set()
         self.counts: Counter[str] = Counter()  # items by status, for the summary
+        self._executors: dict[str, Executor] = {}
+        self._runner: Runner | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> ConformanceSession:
         """Resolve the backends and the baseline as the CLI does; bad names are usage errors."""
         from conformance.backends import choose_baseline, default_backend_names, resolve_backend
         from conformance.ci.expectations import engine_versions, load_expectations
+        from conformance.cli.options import isolation_from
         from conformance.errors import SpecError, UsageError
-        from conformance.run.runner import Runner, TimingOptions
 
         names: list[str] = config.getoption("conformance_backend") or []
         note = ""
         if not names:
             names, note = default_backend_names()
         try:
-            backends = [resolve_backend(name) for name in dict.fromkeys(names)]
-            baseline = choose_baseline(backends, config.getoption("conformance_baseline"))
+            isolation = isolation_from(
+                lambda option: config.getoption(f"conformance_{option}"), "--conformance-"
+            )
+            given = list(dict.fromkeys(names))
+            backends = [resolve_backend(name) for name in given]
+            asked = config.getoption("conformance_baseline")
+            baseline = choose_baseline(backends, asked)
         except UsageError as exc:
             raise pytest.UsageError(f"conformance: {exc}") from None
-        # Timing is the CLI's job (and pytest-benchmark's): here each item runs once.
-        runner = Runner(baseline, TimingOptions(warmup=0, repeat=0))
         skip = config.getoption("conformance_unavailable") == "skip"
-        given = config.getoption("conformance_expectations")
-        directory = Path(given) if given else config.rootpath / "reports" / "expectations"
-        if given and not directory.is_dir():
+        manifests = config.getoption("conformance_expectations")
+        directory = Path(manifests) if manifests else config.rootpath / "reports" / "expectations"
+        if manifests and not directory.is_dir():
             raise pytest.UsageError(f"conformance: no expectations directory {directory}")
         try:
             known = load_expectations(
@@ -151,14 +167,44 @@ class ConformanceSession:
             )
         except SpecError as exc:
             raise pytest.UsageError(f"conformance: {exc}") from None
-        return cls(backends, runner, skip, note, known)
+        targets = {backend.name: name for backend, name in zip(backends, given)}
+        targets.setdefault(baseline.name, asked or baseline.name)
+        return cls(backends, baseline, targets, isolation, skip, note, known)
+
+    def runner_for(self, backend: Backend) -> tuple[Runner, Executor]:
+        """The runner and `backend`'s executor, starting every backend's at the first call."""
+        if self._runner is None:
+            self._start()
+        assert self._runner is not None
+        return self._runner, self._executors[backend.name]
+
+    def _start(self) -> None:
+        from conformance.errors import UsageError
+        from conformance.isolation import start_executors
+        from conformance.run.runner import Runner, TimingOptions
+
+        try:
+            executors = start_executors(list(self.targets.values()), self.isolation)
+        except UsageError as exc:  # a worker could not load what this process could
+            pytest.exit(f"conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+        self._executors = dict(zip(self.targets, executors))
+        # Timing is the CLI's job (and pytest-benchmark's): here each item runs once.
+        timing = TimingOptions(warmup=0, repeat=0)
+        self._runner = Runner(self._executors[self.baseline.name], timing)
+
+    def close(self) -> None:
+        executors, self._executors, self._runner = self._executors, {}, None
+        for executor in executors.values():
+            executor.close()
 
     # --- hooks -----------------------------------------------------------------------------
 
     def pytest_report_header(self) -> list[str]:
         names = ", ".join(backend.name for backend in self.backends)
-        baseline = self.runner.baseline.name if self.runner.baseline else "none"
-        lines = [f"conformance: backends {names}; baseline {baseline}"]
+        lines = [
+            f"conformance: backends {names}; baseline {self.baseline.name}; "
+            f"isolation {self.isolation.mode}"
+        ]
         if self.note:
             lines.append(f"conformance: {self.note}")
         lines.extend(f"conformance: {reason}" for _, reason in self.expectations.unused)
@@ -171,6 +217,9 @@ class ConformanceSession:
         if not (parent.session.isinitpath(file_path) or _has_spec_key(file_path)):
             return None
         return SpecFile.from_parent(parent, path=file_path)
+
+    def pytest_sessionfinish(self) -> None:
+        self.close()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Reads what the item recorded, so under xdist the controller counts workers' items.
@@ -297,7 +346,8 @@ class ScenarioItem(pytest.Item):
         from conformance.run.results import Status
 
         session = self.config.stash[_SESSION]
-        result = session.expectations.apply(session.runner.run(self.scenario, self.backend))
+        runner, executor = session.runner_for(self.backend)
+        result = session.expectations.apply(runner.run(self.scenario, executor))
         self.user_properties.extend(
             [
                 ("conformance_scenario", self.scenario.id),

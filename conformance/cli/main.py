@@ -20,11 +20,10 @@ from conformance.backends import (
     known_backends,
 )
 from conformance.cli import reports as cli_reports
-from conformance.cli.options import add_backend_options
+from conformance.cli.options import add_backend_options, add_isolation_options, isolation_from
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
 from conformance.isolation import Executor, Isolation, Worker, start_executors
-from conformance.isolation.executor import MODES
 from conformance.report import terminal as render
 from conformance.report.build import finish_report, report_head, result_entries
 from conformance.report.progress import Progress
@@ -274,25 +273,7 @@ def _starter(isolation: Isolation) -> Callable[[str], Executor]:
 
 
 def _isolation(args: argparse.Namespace) -> Isolation:
-    for option, value in (
-        ("--timeout", args.timeout),
-        ("--bench-timeout", args.bench_timeout),
-    ):
-        if not value > 0 or value == float("inf"):
-            raise UsageError(f"{option} takes seconds, more than zero (found {value:g})")
-    if args.memory_limit < 0:
-        raise UsageError(
-            f"--memory-limit takes megabytes, zero or more (found {args.memory_limit})"
-        )
-    if args.threads < 0:
-        raise UsageError(f"--threads takes a count, zero or more (found {args.threads})")
-    return Isolation(
-        mode=args.isolation,
-        timeout_s=args.timeout,
-        bench_timeout_s=args.bench_timeout,
-        memory_limit_mb=args.memory_limit or None,
-        threads=args.threads or None,
-    )
+    return isolation_from(lambda option: getattr(args, option))
 
 
 def _timing(args: argparse.Namespace) -> TimingOptions:
@@ -386,47 +367,7 @@ def _parser() -> argparse.ArgumentParser:
     running.add_argument(
         "--repeat", type=int, default=5, help="timed re-runs; 0 turns timing off (default 5)"
     )
-    defaults = Isolation()
-    running.add_argument(
-        "--isolation",
-        choices=MODES,
-        default=defaults.mode,
-        help="process: each backend in a worker process of its own, so a crash, exit or hang "
-        "is that scenario's result and the run goes on; none: all in this process, for "
-        f"debugging (default {defaults.mode})",
-    )
-    running.add_argument(
-        "--timeout",
-        type=float,
-        default=defaults.timeout_s,
-        metavar="SECONDS",
-        help="a scenario run (its check, or one timed re-run) that takes longer is a timeout, "
-        f"and its worker is restarted (default {defaults.timeout_s:g}; needs process isolation)",
-    )
-    running.add_argument(
-        "--bench-timeout",
-        type=float,
-        default=defaults.bench_timeout_s,
-        metavar="SECONDS",
-        help=f"the same for scenarios tagged bench (default {defaults.bench_timeout_s:g})",
-    )
-    running.add_argument(
-        "--memory-limit",
-        type=int,
-        default=defaults.memory_limit_mb,
-        metavar="MB",
-        help="cap each worker's memory; a larger allocation is an error in that scenario "
-        f"(default {defaults.memory_limit_mb}; 0: no cap)",
-    )
-    running.add_argument(
-        "--threads",
-        type=int,
-        default=defaults.threads,
-        metavar="N",
-        help="threads each backend's math libraries may use, recorded in the reports "
-        f"(default {defaults.threads}, for timings that do not depend on the machine; "
-        "0: each library's own default)",
-    )
+    add_isolation_options(running.add_argument)
 
     run = commands.add_parser("run", parents=[selection, running], help="run the matrix")
     run.add_argument(

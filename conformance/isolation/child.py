@@ -21,7 +21,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from conformance.isolation import limits
-from conformance.isolation.executor import Isolation, Local
+from conformance.isolation.executor import Local
+from conformance.isolation.policy import Isolation
 from conformance.run.interpreter import Outcome
 from conformance.run.results import ErrorInfo
 
@@ -30,6 +31,7 @@ from conformance.run.results import ErrorInfo
 class Description:
     """What the harness needs to know about a backend without touching it again."""
 
+    name: str  # the backend's own name, which a factory may choose
     available: bool
     reason: str
     capabilities: frozenset[str]
@@ -89,10 +91,11 @@ def describe(local: Local) -> Description:
 
     availability = local.availability()
     if not availability.available:
-        return Description(False, availability.reason, frozenset(), {}, {}, None)
+        return Description(local.name, False, availability.reason, frozenset(), {}, {}, None)
     capabilities = local.capabilities()
     missing = {name: local.missing_reason(name) for name in set(CAPABILITIES) - capabilities}
-    return Description(True, "", capabilities, missing, local.info(), local.snippet_target())
+    info, target = local.info(), local.snippet_target()
+    return Description(local.name, True, "", capabilities, missing, info, target)
 
 
 def _answer(conn: Connection, local: Local, request: tuple[Any, ...], isolation: Isolation) -> None:

@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from conformance.backends.base import Availability, Backend
 from conformance.run.interpreter import Interpreter, Outcome
 from conformance.run.interrupt import Interrupted
 from conformance.run.results import ErrorInfo, Fault, Status
 from conformance.spec.model import Scenario
-
-MODES = ("process", "none")
-
-
-@dataclass(frozen=True, slots=True)
-class Isolation:
-    """How backends are kept apart. `timeout_s` bounds one run of a scenario (a check or one
-    timed round), `bench_timeout_s` the same for scenarios tagged `bench`; `memory_limit_mb`
-    caps a worker's private memory (None: no cap); `threads` is each backend's thread count
-    (None: the library's default)."""
-
-    mode: str = "process"
-    timeout_s: float = 60.0
-    bench_timeout_s: float = 300.0
-    memory_limit_mb: int | None = 4096
-    threads: int | None = 1
-
-    def limit_for(self, scenario: Scenario) -> float:
-        return self.bench_timeout_s if "bench" in scenario.tags else self.timeout_s
-
-    def record(self) -> dict[str, Any]:
-        """What the run JSON says about isolation."""
-        return {
-            "mode": self.mode,
-            "timeout_s": self.timeout_s,
-            "bench_timeout_s": self.bench_timeout_s,
-            "memory_limit_mb": self.memory_limit_mb,
-        }
 
 
 class Pending:

@@ -19,7 +19,8 @@ from typing import Any
 from conformance.backends.base import Availability
 from conformance.errors import UsageError
 from conformance.isolation import child, limits
-from conformance.isolation.executor import Executor, Isolation, Local, Pending
+from conformance.isolation.executor import Executor, Local, Pending
+from conformance.isolation.policy import Isolation
 from conformance.run.interpreter import Outcome
 from conformance.run.results import Fault, Status
 from conformance.spec.model import Scenario
@@ -69,7 +70,8 @@ class Worker:
     or outran its limit carries a `Fault`, and the next call starts a fresh process."""
 
     def __init__(self, name: str, isolation: Isolation) -> None:
-        self.name = name
+        self.target = name  # what the process resolves, each time it starts
+        self.name = name  # then the backend's own name, as an in-process run would call it
         self.isolation = isolation
         self.description: child.Description | None = None
         self.broken = ""  # why the backend cannot even load; every run then reports it
@@ -198,8 +200,8 @@ class Worker:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
             target=child.main,
-            args=(theirs, self.name, self.isolation, list(sys.path), os.getcwd()),
-            name=f"conformance-{self.name}",
+            args=(theirs, self.target, self.isolation, list(sys.path), os.getcwd()),
+            name=f"conformance-{self.target}",
             daemon=True,
         )
         with limits.thread_environment(self.isolation.threads):
@@ -231,6 +233,7 @@ class Worker:
         if self.description is not None:
             self.restarts += 1
         self.description = payload
+        self.name = payload.name
         return ""
 
     def _described(self) -> child.Description | None:

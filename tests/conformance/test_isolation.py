@@ -220,3 +220,23 @@ def test_a_worker_starts_with_its_thread_count_in_its_environment(
     worker.close()
     assert worker.info()["version"] == f"threads-{threads}"
     assert "OMP_NUM_THREADS" not in os.environ  # the harness's own environment is unchanged
+
+
+@pytest.mark.parametrize("mode", ["process", "none"])
+def test_a_factorys_backend_keeps_its_own_name_in_either_mode(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results, manifests and pytest items name a backend alike however it runs."""
+    from conformance.isolation import Isolation, start_executors
+
+    (tmp_path / "named_backend.py").write_text(
+        "from conformance.backends import Unavailable\n\n"
+        "def make():\n    return Unavailable('offline', 'no such device here')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (executor,) = start_executors(["named_backend:make"], Isolation(mode=mode))
+    try:
+        assert executor.name == "offline"
+        assert executor.availability().reason == "no such device here"
+    finally:
+        executor.close()

@@ -202,6 +202,80 @@ def test_spec_errors_are_collection_errors_at_file_line(
     assert "Traceback" not in out and "notes.yaml" not in out
 
 
+FAULT_SPEC = """\
+spec: 1
+id: faults.{name}
+title: "{name}"
+tags: [faults]
+requires: []
+source: tests
+rationale: exercises the plugin's worker isolation
+steps:
+  - x = ones(2, requires_grad=True)
+  - y = {body}
+  - y.sum().backward()
+  - expect: x.grad
+"""
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"), [("segfault", "crash"), ("os_exit", "crash"), ("hang", "timeout")]
+)
+def test_an_engine_that_crashes_exits_or_hangs_fails_that_item_and_the_session_goes_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str, status: str
+) -> None:
+    """The middle spec calls `exp`, which the faulty engine breaks; the last passes only if
+    its worker came back."""
+    folder = pytester.path / "faults"
+    folder.mkdir()
+    for name, body in (("a_before", "x * 2"), ("b_exp", "exp(x)"), ("c_after", "x * 3")):
+        (folder / f"{name}.yaml").write_text(FAULT_SPEC.format(name=name, body=body))
+    monkeypatch.setenv("PYTHONPATH", str(FIXTURES))
+    monkeypatch.setenv("FAULTY_ENGINE", fault)
+    result = run(
+        pytester, "faults", "-v", "--conformance-backend", "torchlike:faulty_engine",
+        "--conformance-baseline", "reference", "--conformance-timeout", "2",
+    )  # fmt: skip
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    assert "faults.a_before[torchlike:faulty_engine] PASSED" in out
+    assert "faults.b_exp[torchlike:faulty_engine] FAILED" in out
+    assert "faults.c_after[torchlike:faulty_engine] PASSED" in out
+    assert f"{status.upper()} faults.b_exp [torchlike:faulty_engine]" in out
+    assert f"3 scenario runs: 2 pass, 0 fail, 0 error, 1 {status}, 0 unsupported" in out
+    assert "isolation process" in out
+
+
+def test_isolation_none_runs_in_the_pytest_process(pytester: pytest.Pytester, specs: Path) -> None:
+    pytester.makeconftest(
+        """
+        import multiprocessing
+
+        def pytest_sessionfinish(session):
+            assert not multiprocessing.active_children()
+        """
+    )
+    result = run(pytester, "specs", "--conformance", "--conformance-isolation", "none")
+    result.assert_outcomes(passed=14)
+    assert "isolation none" in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--conformance-timeout=0", "--conformance-timeout takes seconds, more than zero"),
+        ("--conformance-memory-limit=-1", "--conformance-memory-limit takes megabytes"),
+        ("--conformance-isolation=thread", "invalid choice: 'thread'"),
+    ],
+)
+def test_bad_isolation_options_are_usage_errors(
+    pytester: pytest.Pytester, specs: Path, option: str, message: str
+) -> None:
+    result = run(pytester, "specs", "--conformance", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
 def test_an_unknown_backend_is_a_usage_error(pytester: pytest.Pytester, specs: Path) -> None:
     result = run(pytester, "specs", "--conformance-backend", "nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
