@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from conformance.cli.options import add_isolation_options, isolation_from
 from conformance.errors import UsageError
 
 DEFAULT_DATABASE = Path(".hypothesis") / "conformance-fuzz"
@@ -75,6 +76,7 @@ def add_commands(commands: Any) -> None:
         help=f"hypothesis example database, for replay (default: {DEFAULT_DATABASE})",
     )
     fuzz.add_argument("--no-db", action="store_true", help="use no example database")
+    add_isolation_options(fuzz.add_argument)
     fuzz.set_defaults(command=fuzz_command)
 
     gradcheck = commands.add_parser(
@@ -103,14 +105,28 @@ def fuzz_command(args: argparse.Namespace) -> int:
             "conformance fuzz draws programs with hypothesis, which is not installed "
             "(pip install 'autograd-conformance[fuzz]')"
         )
+    from conformance.isolation import start_executors
+
+    if args.max_examples < 1 or args.max_actions < 1:
+        raise UsageError("--max-examples and --max-actions take counts of one or more")
+    isolation = isolation_from(lambda option: getattr(args, option))
+    executors = start_executors(list(dict.fromkeys([args.backend, args.against])), isolation)
+    try:
+        tested, oracle = executors[0], executors[-1]
+        for executor in executors:
+            _require_available(executor)
+        return _fuzz(args, tested, oracle)
+    finally:
+        for executor in executors:
+            executor.close()
+
+
+def _fuzz(args: argparse.Namespace, tested: Any, oracle: Any) -> int:
     from conformance.fuzz import regression
     from conformance.fuzz.differential import Differential
     from conformance.fuzz.generator import Config
     from conformance.fuzz.session import Options, fuzz
 
-    tested, oracle = _available(args.backend), _available(args.against)
-    if args.max_examples < 1 or args.max_actions < 1:
-        raise UsageError("--max-examples and --max-actions take counts of one or more")
     config = Config(
         features=_features(args.tag) - _features(args.skip, "--skip", frozenset()),
         capabilities=tested.capabilities() & oracle.capabilities(),
@@ -184,10 +200,16 @@ def gradcheck_command(args: argparse.Namespace) -> int:
 def _available(name: str) -> Any:
     from conformance.backends import resolve_backend
 
-    backend = resolve_backend(name)
+    return _require_available(resolve_backend(name))
+
+
+def _require_available(backend: Any) -> Any:
+    broken = backend.info().get("error")  # a worker that could not load the backend
+    if broken:
+        raise UsageError(f"backend {backend.name}: {broken}")
     availability = backend.availability()
     if not availability.available:
-        raise UsageError(f"backend {name} is unavailable: {availability.reason}")
+        raise UsageError(f"backend {backend.name} is unavailable: {availability.reason}")
     return backend
 
 

@@ -1,6 +1,8 @@
 """Run one program on the backend under test and on the oracle, and diff what each observed.
 
-Both runs go through the harness's own `Interpreter` on the program's probing spec. Checks are
+Both runs go through the harness's own `Interpreter` on the program's probing spec, on each
+backend's executor: in this process, or in a worker, where an engine's crash, exit or hang is
+the run's ending and so a divergence like any other. Checks are
 unpinned expectations, so the backend under test is compared with the oracle's observed values
 by the harness's `diff`. What the probes saw (each statement's error, each `.grad` read's
 warning) and any error that ended a run are compared through the same `diff`.
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 
 from conformance.backends.base import Backend
 from conformance.fuzz.program import Program, fuzz_yaml
+from conformance.isolation import Executor, executor_for
 from conformance.run.diff import Mismatch, Where, diff
-from conformance.run.interpreter import Interpreter, Outcome
+from conformance.run.interpreter import Outcome
 from conformance.spec.model import Expect, Raises, Scenario
 from conformance.spec.schema import build_scenario
 from conformance.spec.yamlnodes import read_yaml
@@ -58,22 +61,19 @@ def compile_program(program: Program, scenario_id: str = "fuzz.program") -> Scen
 class Differential:
     """Runs programs on `tested` and `oracle` and reports where `tested` differs."""
 
-    def __init__(self, tested: Backend, oracle: Backend) -> None:
-        self.tested = tested
-        self.oracle = oracle
+    def __init__(self, tested: Backend | Executor, oracle: Backend | Executor) -> None:
+        self.tested = executor_for(tested)
+        self.oracle = executor_for(oracle)
 
     def run(self, program: Program) -> Verdict:
         scenario = compile_program(program)
         # No finite-difference opinions while searching: the shrunk spec's run gives them.
-        oracle_run = Interpreter(scenario, self.oracle, finite_differences=False).run()
+        oracle_run = self.oracle.check(scenario, None, None, finite_differences=False)
         oracle = _observe(scenario, oracle_run)
-        tested_outcome = Interpreter(
-            scenario,
-            self.tested,
-            baseline=oracle.outcome.observations,
-            baseline_name=self.oracle.name,
-            finite_differences=False,
-        ).run()
+        observations = oracle.outcome.observations
+        tested_outcome = self.tested.check(
+            scenario, observations, self.oracle.name, finite_differences=False
+        )
         tested = _observe(scenario, tested_outcome)
         mismatches = [m for m in tested_outcome.mismatches if m.expected_from is not None]
         mismatches.extend(self._probe_mismatches(scenario, oracle, tested))
@@ -153,6 +153,8 @@ def _observe(scenario: Scenario, outcome: Outcome) -> Observed:
 
 
 def _ending(outcome: Outcome) -> str:
+    if outcome.fault is not None:  # the worker died or outran its limit
+        return f"{outcome.fault.status.value}: {outcome.fault.reason}"
     error = outcome.error
     if error is None:
         return "completed"

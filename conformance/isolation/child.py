@@ -1,6 +1,7 @@
 """The worker process's side: load one backend, then run the scenarios the harness sends.
 
-Messages in: ("check", scenario, baseline, baseline_name), ("replay", scenario), ("close",).
+Messages in: ("check", scenario, baseline, baseline_name, finite_differences),
+("replay", scenario), ("close",).
 A replay of the scenario the worker last received names it by its id alone: the timed re-runs
 of a scenario then cost the pipe a few bytes each.
 Messages out: ("ready", Description), ("usage", text) for a backend name that means nothing,
@@ -101,7 +102,7 @@ def describe(local: Local) -> Description:
 def _answer(conn: Connection, local: Local, request: tuple[Any, ...], isolation: Isolation) -> None:
     kind, scenario = request[0], request[1]
     if kind == "check":
-        outcome = local.check(scenario, request[2], request[3])
+        outcome = local.check(scenario, *request[2:])
     else:
         enabled = gc.isenabled()
         gc.disable()  # as `timeit` does: a collection lands on whichever round triggers it

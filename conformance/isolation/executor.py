@@ -50,6 +50,7 @@ class Executor(Protocol):
         scenario: Scenario,
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
+        finite_differences: bool = True,
     ) -> Outcome: ...
 
     def replay(self, scenario: Scenario) -> Outcome: ...
@@ -59,6 +60,7 @@ class Executor(Protocol):
         scenario: Scenario,
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
+        finite_differences: bool = True,
     ) -> Pending:
         """Start a check without waiting for it, so checks on several workers overlap."""
         ...
@@ -98,9 +100,16 @@ class Local:
         scenario: Scenario,
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
+        finite_differences: bool = True,
     ) -> Outcome:
         return _guarded(
-            Interpreter(scenario, self.backend, baseline=baseline, baseline_name=baseline_name)
+            Interpreter(
+                scenario,
+                self.backend,
+                baseline=baseline,
+                baseline_name=baseline_name,
+                finite_differences=finite_differences,
+            )
         )
 
     def replay(self, scenario: Scenario) -> Outcome:
@@ -111,9 +120,10 @@ class Local:
         scenario: Scenario,
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
+        finite_differences: bool = True,
     ) -> Pending:
         """In this process a check cannot run in the background: it runs now."""
-        return Pending(done=self.check(scenario, baseline, baseline_name))
+        return Pending(done=self.check(scenario, baseline, baseline_name, finite_differences))
 
     def finish(self, pending: Pending) -> Outcome:
         assert pending.done is not None

@@ -79,7 +79,9 @@ class Worker:
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._conn: Connection | None = None
-        self._holds: str | None = None  # the id of the scenario the process last received
+        # The scenario the process last received: a re-run sends its id alone. Held by
+        # identity, since programs the fuzzer draws all share one id.
+        self._holds: Scenario | None = None
         self._start()
 
     # --- what the backend is ---------------------------------------------------------------
@@ -120,8 +122,9 @@ class Worker:
         scenario: Scenario,
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
+        finite_differences: bool = True,
     ) -> Outcome:
-        return self.finish(self.begin_check(scenario, baseline, baseline_name))
+        return self.finish(self.begin_check(scenario, baseline, baseline_name, finite_differences))
 
     def replay(self, scenario: Scenario) -> Outcome:
         return self.finish(self._begin(("replay", scenario), scenario))
@@ -131,8 +134,10 @@ class Worker:
         scenario: Scenario,
         baseline: Mapping[int, object] | None,
         baseline_name: str | None,
+        finite_differences: bool = True,
     ) -> Pending:
-        return self._begin(("check", scenario, baseline, baseline_name), scenario)
+        request = ("check", scenario, baseline, baseline_name, finite_differences)
+        return self._begin(request, scenario)
 
     def finish(self, pending: Pending) -> Outcome:
         """Wait for a sent request's outcome, up to its deadline."""
@@ -186,14 +191,14 @@ class Worker:
             problem = self.wait_ready()
             if problem or self.broken:
                 return _fault(limit, self.broken or problem)
-        if self._holds == scenario.id:  # the worker has it already: name it
+        if self._holds is scenario:  # the worker has it already: name it
             request = (request[0], scenario.id, *request[2:])
         try:
             assert self._conn is not None
             self._conn.send(request)
         except (OSError, ValueError):
             return _fault(limit, self._died())
-        self._holds = scenario.id
+        self._holds = scenario
         return Pending(limit, time.monotonic() + limit)
 
     def _start(self) -> None:

@@ -112,3 +112,41 @@ def test_the_cli_writes_a_spec_that_conformance_run_reproduces(tmp_path: Path) -
     )  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 pass, 1 fail" in run.stdout or "1 pass, 0 fail, 1 error" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"), [("os_exit", "exited with status 0"), ("segfault", "crashed: SIGSEGV")]
+)
+def test_an_engine_that_dies_mid_program_is_a_divergence_shrunk_to_a_spec(
+    tmp_path: Path, fault: str, cause: str
+) -> None:
+    """The engine under test runs in a worker: its death ends that program's run, which the
+    oracle completes, and the fuzzer shrinks it like any other divergence."""
+    fixtures = Path(__file__).parent / "fixtures"
+    env = {**os.environ, "PYTHONPATH": str(fixtures), "FAULTY_ENGINE": fault}
+    fuzzed = subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "fuzz",
+            "--backend", "torchlike:faulty_engine", "--against", "reference",
+            "--tag", "ops", "--max-actions", "5", "--max-examples", "300",
+            "--out", str(tmp_path / "found"), "--no-db",
+        ],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )  # fmt: skip
+    assert fuzzed.returncode == 1, fuzzed.stdout + fuzzed.stderr
+    out = fuzzed.stdout
+    assert "divergence found after" in out and "divergences found: 1" in out
+    assert "CRASH regressions.fuzz_" in out and cause in out
+    (spec,) = (tmp_path / "found").glob("fuzz_*.yaml")
+    text = spec.read_text()
+    assert "exp(" in text and len(load_spec(spec).steps) <= MAX_STEPS, text
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "run", "--spec", str(spec),
+            "--backend", "reference", "--backend", "torchlike:faulty_engine",
+            "--repeat", "0", "--report-dir", str(tmp_path / "reports"),
+        ],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 pass, 0 fail, 0 error, 1 crash" in run.stdout, run.stdout
