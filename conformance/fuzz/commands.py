@@ -96,6 +96,7 @@ def add_commands(commands: Any) -> None:
         metavar="S",
         help="seeds the points each op is checked at (default 0)",
     )
+    add_isolation_options(gradcheck.add_argument)
     gradcheck.set_defaults(command=gradcheck_command)
 
 
@@ -171,14 +172,37 @@ def _show_divergence(found: Any, programs: int) -> None:
 
 
 def gradcheck_command(args: argparse.Namespace) -> int:
-    from conformance.fuzz.gradcheck import gradcheck
+    from conformance.isolation import start_executors
 
-    backend = _available(args.backend)
-    if "float64" not in backend.capabilities():
-        reason = backend.missing_reason("float64")
-        print(f"{backend.name}: unsupported: gradcheck needs float64 ({reason})")
-        return 0
-    outcomes = gradcheck(backend, args.seed)
+    isolation = isolation_from(lambda option: getattr(args, option))
+    (backend,) = start_executors([args.backend], isolation)
+    try:
+        _require_available(backend)
+        if "float64" not in backend.capabilities():
+            reason = backend.missing_reason("float64")
+            print(f"{backend.name}: unsupported: gradcheck needs float64 ({reason})")
+            return 0
+        return _show_gradcheck(backend.name, _gradcheck(backend, args.seed))
+    finally:
+        backend.close()
+
+
+def _gradcheck(backend: Any, seed: int) -> list[Any]:
+    """Each case on the backend's executor: one that crashes or hangs fails as such, its
+    worker restarts, and the next case runs."""
+    from conformance.fuzz.gradcheck import CASES, Outcome, check_case
+    from conformance.run.results import Fault
+
+    outcomes = []
+    for index, case in enumerate(CASES):
+        found = backend.call(check_case, index, seed)
+        if isinstance(found, Fault):
+            found = Outcome(case, False, float("inf"), f"{found.status.value}: {found.reason}")
+        outcomes.append(found)
+    return outcomes
+
+
+def _show_gradcheck(name: str, outcomes: list[Any]) -> int:
     width = max(len(outcome.case.expression) for outcome in outcomes)
     for outcome in outcomes:
         case = outcome.case
@@ -188,19 +212,11 @@ def gradcheck_command(args: argparse.Namespace) -> int:
         if not outcome.passed:
             print(f"      {outcome.detail}")
     failed = sum(not outcome.passed for outcome in outcomes)
-    print(
-        f"\n{len(outcomes)} cases on {backend.name}: {len(outcomes) - failed} pass, {failed} fail"
-    )
+    print(f"\n{len(outcomes)} cases on {name}: {len(outcomes) - failed} pass, {failed} fail")
     return 1 if failed else 0
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _available(name: str) -> Any:
-    from conformance.backends import resolve_backend
-
-    return _require_available(resolve_backend(name))
 
 
 def _require_available(backend: Any) -> Any:

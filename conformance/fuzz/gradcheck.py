@@ -64,12 +64,17 @@ class Outcome:
 
 
 def gradcheck(backend: Backend, seed: int = 0) -> list[Outcome]:
-    """Check every case on `backend`; grad mode is restored afterwards."""
-    rng = np.random.default_rng(seed)
-    checker = _Checker(backend)
+    """Check every case on `backend`, in this process."""
+    return [check_case(backend, index, seed) for index in range(len(CASES))]
+
+
+def check_case(backend: Backend, index: int, seed: int = 0) -> Outcome:
+    """Check `CASES[index]` at points drawn from (seed, index) alone, so a case gives the same
+    result whether it runs alone, after the others, or in a worker restarted after a crash.
+    Grad mode is restored afterwards."""
     previous = backend.grad_enabled()
     try:
-        return [checker.check(case, rng) for case in cases()]
+        return _Checker(backend).check(CASES[index], np.random.default_rng([seed, index]))
     finally:
         backend.set_grad_enabled(previous)
 

@@ -1,7 +1,8 @@
 """The worker process's side: load one backend, then run the scenarios the harness sends.
 
 Messages in: ("check", scenario, baseline, baseline_name, finite_differences),
-("replay", scenario), ("close",).
+("replay", scenario), ("call", function, *args) (answered with `function(backend, *args)`),
+("close",).
 A replay of the scenario the worker last received names it by its id alone: the timed re-runs
 of a scenario then cost the pipe a few bytes each.
 Messages out: ("ready", Description), ("usage", text) for a backend name that means nothing,
@@ -101,6 +102,9 @@ def describe(local: Local) -> Description:
 
 def _answer(conn: Connection, local: Local, request: tuple[Any, ...], isolation: Isolation) -> None:
     kind, scenario = request[0], request[1]
+    if kind == "call":
+        conn.send(("outcome", scenario(local.backend, *request[2:])))
+        return
     if kind == "check":
         outcome = local.check(scenario, *request[2:])
     else:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from conformance.backends.base import Availability, Backend
 from conformance.run.interpreter import Interpreter, Outcome
@@ -69,6 +69,11 @@ class Executor(Protocol):
         """The outcome of a check `begin_check` started."""
         ...
 
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(backend, *args)`, for work that is not a scenario (the gradient check):
+        its result, or the `Fault` that ended it. `function` must be importable by name."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -128,6 +133,12 @@ class Local:
     def finish(self, pending: Pending) -> Outcome:
         assert pending.done is not None
         return pending.done
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(self.backend, *args)
+        except SystemExit as exc:
+            return Fault(Status.CRASH, f"exited with status {exc.code} (sys.exit)")
 
     def close(self) -> None:
         """Nothing to release: the backend lives as long as this process."""

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -163,10 +163,18 @@ class Worker:
         except Exception as exc:  # a reply that cannot be read back
             self._kill()
             return Outcome(fault=Fault(Status.CRASH, f"sent an unreadable reply: {exc}"))
-        outcome: Outcome = payload
-        if outcome.fault is not None:  # the worker exits after such an outcome
-            self._reap()
-        return outcome
+        if isinstance(payload, Outcome) and payload.fault is not None:
+            self._reap()  # the worker exits after such an outcome
+        return payload
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        limit = self.isolation.timeout_s
+        pending = self._ready(limit) or self._send(("call", function, *args), limit)
+        self._holds = None  # the worker now holds the function, not a scenario
+        reply: Any = self.finish(pending)
+        if isinstance(reply, Outcome) and reply.fault is not None:
+            return reply.fault
+        return reply
 
     def close(self) -> None:
         """Ask the worker to stop; kill it if it does not."""
@@ -184,6 +192,16 @@ class Worker:
 
     def _begin(self, request: tuple[Any, ...], scenario: Scenario) -> Pending:
         limit = self.isolation.limit_for(scenario)
+        failed = self._ready(limit)
+        if failed is not None:
+            return failed
+        if self._holds is scenario:  # the worker has it already: name it
+            request = (request[0], scenario.id, *request[2:])
+        self._holds = scenario
+        return self._send(request, limit)
+
+    def _ready(self, limit: float) -> Pending | None:
+        """Start the process if it is not running; a fault's `Pending` if it cannot start."""
         if self._process is None:
             if self.broken:
                 return _fault(limit, self.broken)
@@ -191,14 +209,14 @@ class Worker:
             problem = self.wait_ready()
             if problem or self.broken:
                 return _fault(limit, self.broken or problem)
-        if self._holds is scenario:  # the worker has it already: name it
-            request = (request[0], scenario.id, *request[2:])
+        return None
+
+    def _send(self, request: tuple[Any, ...], limit: float) -> Pending:
         try:
             assert self._conn is not None
             self._conn.send(request)
         except (OSError, ValueError):
             return _fault(limit, self._died())
-        self._holds = scenario
         return Pending(limit, time.monotonic() + limit)
 
     def _start(self) -> None:

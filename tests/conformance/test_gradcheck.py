@@ -51,3 +51,31 @@ def test_the_cli_prints_each_case_and_fails_on_a_wrong_gradient(broken_modules: 
     good = subprocess.run([*command, "reference"], capture_output=True, text=True, env=env)
     assert good.returncode == 0, good.stdout + good.stderr
     assert f"{len(CASES)} pass, 0 fail" in good.stdout
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"), [("segfault", "crashed: SIGSEGV"), ("hang", "timed out")]
+)
+def test_a_case_that_kills_the_engine_fails_and_the_others_still_run(
+    broken_modules: Path, fault: str, cause: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(broken_modules), "FAULTY_ENGINE": fault}
+    run = subprocess.run(
+        [sys.executable, "-m", "conformance", "gradcheck", "--timeout", "2",
+         "--backend", "torchlike:faulty_engine"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "FAIL  exp(x0)" in run.stdout and cause in run.stdout
+    assert f"{len(CASES)} cases on torchlike:faulty_engine: {len(CASES) - 1} pass, 1 fail" in (
+        run.stdout
+    )
+
+
+def test_a_case_gives_the_same_result_alone_as_among_the_others() -> None:
+    from conformance.fuzz.gradcheck import check_case
+
+    backend = resolve_backend("reference")
+    every = gradcheck(backend, seed=3)
+    last = len(CASES) - 1
+    assert check_case(backend, last, seed=3) == every[last]
