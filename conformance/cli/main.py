@@ -24,6 +24,7 @@ from conformance.cli.options import add_backend_options, add_isolation_options, 
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
 from conformance.isolation import Executor, Isolation, Worker, start_executors
+from conformance.isolation.worker import Launch
 from conformance.report import terminal as render
 from conformance.report.build import finish_report, report_head, result_entries
 from conformance.report.progress import Progress
@@ -59,15 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    every = _scenarios(args, filtered=False)
-    scenarios = _scenarios(args, loaded=every)
     isolation = _isolation(args)
-    backends = _backends(args, isolation)
+    launch = Launch(_backend_names(args), isolation)  # engines import while the specs load
     try:
-        return _run(args, every, scenarios, backends, isolation)
+        every = _scenarios(args, filtered=False)
+        scenarios = _scenarios(args, loaded=every)
+        return _run(args, every, scenarios, launch.ready(), isolation)
     finally:
-        for backend in backends:
-            backend.close()
+        launch.close()
 
 
 def _run(
@@ -259,12 +259,16 @@ def _after_spec_errors(args: argparse.Namespace, code: int) -> int:
 
 
 def _backends(args: argparse.Namespace, isolation: Isolation) -> list[Executor]:
+    return start_executors(_backend_names(args), isolation)
+
+
+def _backend_names(args: argparse.Namespace) -> list[str]:
     names = args.backend
     if not names:
         names, note = default_backend_names()
         if note:
             print(note, file=sys.stderr)
-    return start_executors(list(dict.fromkeys(names)), isolation)
+    return list(dict.fromkeys(names))
 
 
 def _starter(isolation: Isolation) -> Callable[[str], Executor]:

@@ -32,25 +32,41 @@ _CLOSE_WAIT_S = 2.0
 def start_executors(names: Sequence[str], isolation: Isolation) -> list[Executor]:
     """An executor per backend name. Workers start side by side; a name that means nothing
     is a `UsageError` once all have answered (the others are closed first)."""
-    if isolation.mode == "none":
-        from conformance.backends import resolve_backend
-        from conformance.isolation import limits
+    return Launch(names, isolation).ready()
 
-        limits.set_thread_environment(isolation.threads)
-        executors: list[Executor] = [Local(resolve_backend(name)) for name in names]
-        limits.set_loaded_threads(isolation.threads)
-        return executors
-    workers = [Worker(name, isolation) for name in names]
-    problems = []
-    for worker in workers:
-        problem = worker.wait_ready()
-        if problem:
-            problems.append(problem)
-    if problems:
-        for worker in workers:
+
+class Launch:
+    """Workers that have started loading their backends: the harness can do other work (read
+    the specs) while the engines import, then wait for them with `ready`."""
+
+    def __init__(self, names: Sequence[str], isolation: Isolation) -> None:
+        self.names = list(names)
+        self.isolation = isolation
+        self.workers = (
+            [Worker(name, isolation) for name in names] if isolation.mode != "none" else []
+        )
+        self.executors: list[Executor] = []
+
+    def ready(self) -> list[Executor]:
+        """The executors, once every worker has answered; a `UsageError` names each backend
+        name that means nothing (all are closed first)."""
+        if self.isolation.mode == "none":
+            from conformance.backends import resolve_backend
+
+            limits.set_thread_environment(self.isolation.threads)
+            self.executors = [Local(resolve_backend(name)) for name in self.names]
+            limits.set_loaded_threads(self.isolation.threads)
+            return self.executors
+        problems = [problem for problem in map(Worker.wait_ready, self.workers) if problem]
+        if problems:
+            self.close()
+            raise UsageError("\n".join(problems))
+        self.executors = list(self.workers)
+        return self.executors
+
+    def close(self) -> None:
+        for worker in self.workers:
             worker.close()
-        raise UsageError("\n".join(problems))
-    return list(workers)
 
 
 def cause(exitcode: int | None) -> str:
@@ -177,8 +193,11 @@ class Worker:
         return reply
 
     def close(self) -> None:
-        """Ask the worker to stop; kill it if it does not."""
+        """Ask the worker to stop; kill it if it does not, or if it is still loading."""
         if self._process is None:
+            return
+        if self.description is None:  # it never answered: nothing of its own to finish
+            self._kill()
             return
         try:
             assert self._conn is not None
