@@ -281,7 +281,7 @@ class TensorOps:
             and not state.inference
             and (self.requires_grad or any(t.requires_grad for t in operands))
         )
-        if record and self._is_view in MODE_VIEWS:
+        if record and self._view_mode in MODE_VIEWS:
             raise RuntimeError(view_mode_error(self, indirect=False))
         if record and self._base is not None and self.requires_grad and self._base.is_leaf:
             raise RuntimeError(VIEW_OF_LEAF_INPLACE)
@@ -508,7 +508,7 @@ def view_mode_error(view: Any, indirect: bool) -> str:
         name = re.sub(r"Backward0$|Backward(?=\d+$)", "", fn.name())
         prefix = f"Output 0 of {name} is a view of a view which was created in"
     modified = "its base or another view of its base has been" if indirect else "is being"
-    if view._is_view == "inference":
+    if view._view_mode == "inference":
         mode, block = (
             f"inference mode and {modified} modified inplace in normal mode",
             "inference_mode",
@@ -526,7 +526,7 @@ def view_mode_error(view: Any, indirect: bool) -> str:
     )
 
 
-MODE_VIEWS = ("no_grad", "inference")  # Tensor._is_view of views made, or inheriting, a mode
+MODE_VIEWS = ("no_grad", "inference")  # Tensor._view_mode of views made, or inheriting, a mode
 
 
 def _shape_arg(sizes: tuple[Any, ...]) -> tuple[int, ...]:
@@ -579,11 +579,11 @@ def _view_of(base: Any, result: Tensor) -> Tensor:
     # True when recorded (see Function.apply), else the mode it was made in; a view of a
     # view made in a mode inherits that mode, inference mode winning, as in torch
     if state.grad_enabled and not state.inference:
-        mode: bool | str = base._is_view if base._is_view in MODE_VIEWS else True
+        mode: bool | str = base._view_mode if base._view_mode in MODE_VIEWS else True
     else:
         mode = "inference" if state.inference else "no_grad"
-        mode = "inference" if base._is_view == "inference" else mode
-    result._is_view = mode
+        mode = "inference" if base._view_mode == "inference" else mode
+    result._view_mode = mode
     return result
 
 

@@ -477,3 +477,64 @@ def test_post_accumulate_grad_hook_edit_of_grad(tensor_hook: str, pre_hook: str,
         return x.grad, seen, kept
 
     assert same(program)[0][0] == "returned"
+
+
+# -- which tensors are views ---------------------------------------------------------------
+
+VIEWS = {
+    "x[0]": lambda x: x[0],
+    "x[:, ::2]": lambda x: x[:, ::2],
+    "x.t()": lambda x: x.t(),
+    "x.reshape(6)": lambda x: x.reshape(6),
+    "x.t().reshape(6)": lambda x: x.t().reshape(6),
+    "x.view(3, 2)": lambda x: x.view(3, 2),
+    "x.detach()": lambda x: x.detach(),
+    "x * 1": lambda x: x * 1,
+    "x.sum()": lambda x: x.sum(),
+    "x.expand(2, 2, 3)": lambda x: x.expand(2, 2, 3),
+}
+
+
+@pytest.mark.parametrize("expression", list(VIEWS))
+def test_is_view_says_what_torch_says(expression: str) -> None:
+    """`_is_view()` is torch's private check, which layout tests and user code call."""
+
+    def program(lib: Any) -> Any:
+        x = lib.ones(2, 3, requires_grad=True)
+        made = VIEWS[expression](x)
+        return made._is_view(), made._base is x
+
+    same(program)
+
+
+def test_node_hooks_see_views_where_torch_does() -> None:
+    """Which of the gradients a node's hooks are shown are views in memory (a sum's
+    expanded gradient is; a product's is not)."""
+
+    def program(lib: Any) -> Any:
+        seen: list[Any] = []
+
+        def show(tag: str) -> Callable[..., None]:
+            def hook(*groups: Any) -> None:
+                flat = [g for group in groups for g in group]
+                seen.append((tag, [None if g is None else g._is_view() for g in flat]))
+
+            return hook
+
+        x = lib.ones(2, 3, requires_grad=True)
+        y = x * 2
+        total = y.sum()
+        total.grad_fn.register_hook(show("sum post"))
+        total.grad_fn.register_prehook(show("sum pre"))
+        y.grad_fn.register_prehook(show("mul pre"))
+        y.grad_fn.register_hook(show("mul post"))
+        total.backward()
+        flat = lib.ones(4, requires_grad=True)
+        square = flat.reshape(2, 2)
+        product = square * 1
+        product.grad_fn.register_hook(show("mul2 post"))
+        square.grad_fn.register_hook(show("view post"))
+        product.backward(lib.ones(2, 2))
+        return seen
+
+    same(program)
