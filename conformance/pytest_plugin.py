@@ -180,14 +180,18 @@ class ConformanceSession:
 
     def _start(self) -> None:
         from conformance.errors import UsageError
-        from conformance.isolation import start_executors
+        from conformance.isolation import Local, start_executors
         from conformance.run.runner import Runner, TimingOptions
 
-        try:
-            executors = start_executors(list(self.targets.values()), self.isolation)
-        except UsageError as exc:  # a worker could not load what this process could
-            pytest.exit(f"conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-        self._executors = dict(zip(self.targets, executors))
+        if self.isolation.mode == "none":  # the backends loaded here, thread settings untouched
+            loaded = {backend.name: backend for backend in [*self.backends, self.baseline]}
+            self._executors = {name: Local(backend) for name, backend in loaded.items()}
+        else:
+            try:
+                executors = start_executors(list(self.targets.values()), self.isolation)
+            except UsageError as exc:  # a worker could not load what this process could
+                pytest.exit(f"conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+            self._executors = dict(zip(self.targets, executors))
         # Timing is the CLI's job (and pytest-benchmark's): here each item runs once.
         timing = TimingOptions(warmup=0, repeat=0)
         self._runner = Runner(self._executors[self.baseline.name], timing)

@@ -91,6 +91,8 @@ def choose_baseline(
     another is made by `start` (default: resolved in this process)."""
     make: Callable[[str], Any] = start or resolve_backend
     chosen = {backend.name: backend for backend in backends}
+    for backend in backends:  # a worker also answers to the name it was started by
+        chosen.setdefault(getattr(backend, "target", backend.name), backend)
     if name:
         baseline = chosen.get(name) or make(name)
         if not baseline.availability().available:

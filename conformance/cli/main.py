@@ -23,7 +23,7 @@ from conformance.cli import reports as cli_reports
 from conformance.cli.options import add_backend_options, add_isolation_options, isolation_from
 from conformance.errors import SpecError, SpecErrors, UsageError
 from conformance.fuzz.commands import add_commands as add_fuzz_commands
-from conformance.isolation import Executor, Isolation, Worker, start_executors
+from conformance.isolation import Isolation, Worker
 from conformance.isolation.worker import Launch
 from conformance.report import terminal as render
 from conformance.report.build import finish_report, report_head, result_entries
@@ -65,7 +65,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         every = _scenarios(args, filtered=False)
         scenarios = _scenarios(args, loaded=every)
-        return _run(args, every, scenarios, launch.ready(), isolation)
+        return _run(args, every, scenarios, launch, isolation)
     finally:
         launch.close()
 
@@ -74,16 +74,17 @@ def _run(
     args: argparse.Namespace,
     every: list[Scenario],
     scenarios: list[Scenario],
-    backends: list[Executor],
+    launch: Launch,
     isolation: Isolation,
 ) -> int:
+    backends = launch.ready()
     if args.whole_process:
         # What is loaded by now (torch, the specs) lives as long as the process, so the
         # collector need not scan it again: a full collection over torch's objects costs
         # ~0.1 s, and sympy (which torch imports on first use) and the interpreter's exit
         # each cause one. Not when called in process (tests): frozen garbage is never freed.
         gc.freeze()
-    baseline = choose_baseline(backends, args.baseline, start=_starter(isolation))
+    baseline = choose_baseline(backends, args.baseline, start=launch.start)
     runner = Runner(baseline, _timing(args))
     every_id = [scenario.id for scenario in every]
     plan = cli_reports.plan_run(args, scenarios, every_id, backends, runner.baseline)
@@ -172,16 +173,13 @@ def show_command(args: argparse.Namespace) -> int:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"no scenario with id {args.id!r}{hint}")
     print(_describe(scenario))
-    isolation = _isolation(args)
-    backends = _backends(args, isolation)
+    launch = Launch(_backend_names(args), _isolation(args))
     try:
-        runner = Runner(
-            choose_baseline(backends, args.baseline, start=_starter(isolation)), _timing(args)
-        )
+        backends = launch.ready()
+        runner = Runner(choose_baseline(backends, args.baseline, start=launch.start), _timing(args))
         results = runner.run_all([scenario], backends)
     finally:
-        for backend in backends:
-            backend.close()
+        launch.close()
     for result in results:
         timing = f" (median {render.seconds(result.timing.median)})" if result.timing else ""
         print(f"\n{result.report()}{timing}")
@@ -258,10 +256,6 @@ def _after_spec_errors(args: argparse.Namespace, code: int) -> int:
     return 2
 
 
-def _backends(args: argparse.Namespace, isolation: Isolation) -> list[Executor]:
-    return start_executors(_backend_names(args), isolation)
-
-
 def _backend_names(args: argparse.Namespace) -> list[str]:
     names = args.backend
     if not names:
@@ -269,11 +263,6 @@ def _backend_names(args: argparse.Namespace) -> list[str]:
         if note:
             print(note, file=sys.stderr)
     return list(dict.fromkeys(names))
-
-
-def _starter(isolation: Isolation) -> Callable[[str], Executor]:
-    """How a baseline outside the chosen backends is started: like them."""
-    return lambda name: start_executors([name], isolation)[0]
 
 
 def _isolation(args: argparse.Namespace) -> Isolation:

@@ -30,9 +30,11 @@ def add_backend_options(add: Callable[..., Any], prefix: str = "--") -> None:
     add(f"{prefix}baseline", metavar="NAME", help=BASELINE_HELP)
 
 
-def add_isolation_options(add: Callable[..., Any], prefix: str = "--") -> None:
-    """Add `{prefix}isolation`, `{prefix}timeout`, `{prefix}bench-timeout`,
-    `{prefix}memory-limit` and `{prefix}threads` through `add`."""
+def add_isolation_options(
+    add: Callable[..., Any], prefix: str = "--", scenarios: bool = True
+) -> None:
+    """Add `{prefix}isolation`, `{prefix}timeout`, `{prefix}memory-limit`, `{prefix}threads`
+    and, for commands that run scenarios, `{prefix}bench-timeout` through `add`."""
     defaults = Isolation()
     add(
         f"{prefix}isolation",
@@ -47,16 +49,18 @@ def add_isolation_options(add: Callable[..., Any], prefix: str = "--") -> None:
         type=float,
         default=defaults.timeout_s,
         metavar="SECONDS",
-        help="a scenario run (its check, or one timed re-run) that takes longer is a timeout, "
-        f"and its worker is restarted (default {defaults.timeout_s:g}; needs process isolation)",
+        help="one run on a backend (a scenario's check or a timed re-run of it, a fuzzed "
+        "program, a gradcheck case) that takes longer is a timeout, and its worker is "
+        f"restarted (default {defaults.timeout_s:g}; needs process isolation)",
     )
-    add(
-        f"{prefix}bench-timeout",
-        type=float,
-        default=defaults.bench_timeout_s,
-        metavar="SECONDS",
-        help=f"the same for scenarios tagged bench (default {defaults.bench_timeout_s:g})",
-    )
+    if scenarios:
+        add(
+            f"{prefix}bench-timeout",
+            type=float,
+            default=defaults.bench_timeout_s,
+            metavar="SECONDS",
+            help=f"the same for scenarios tagged bench (default {defaults.bench_timeout_s:g})",
+        )
     add(
         f"{prefix}memory-limit",
         type=int,
@@ -78,9 +82,12 @@ def add_isolation_options(add: Callable[..., Any], prefix: str = "--") -> None:
 
 def isolation_from(get: Callable[[str], Any], prefix: str = "--") -> Isolation:
     """The `Isolation` the options added by `add_isolation_options` ask for; `get` reads an
-    option by its name without the prefix (`bench_timeout`). A bad value is a `UsageError`."""
-    for option in ("timeout", "bench_timeout"):
-        value = get(option)
+    option by its name without the prefix (`bench_timeout`), None for one not added. A bad
+    value is a `UsageError`."""
+    seconds = {"timeout": get("timeout"), "bench_timeout": get("bench_timeout")}
+    if seconds["bench_timeout"] is None:
+        seconds["bench_timeout"] = Isolation().bench_timeout_s
+    for option, value in seconds.items():
         if not value > 0 or value == float("inf"):
             raise UsageError(
                 f"{_flag(prefix, option)} takes seconds, more than zero (found {value:g})"
@@ -95,8 +102,8 @@ def isolation_from(get: Callable[[str], Any], prefix: str = "--") -> Isolation:
         )
     return Isolation(
         mode=get("isolation"),
-        timeout_s=get("timeout"),
-        bench_timeout_s=get("bench_timeout"),
+        timeout_s=seconds["timeout"],
+        bench_timeout_s=seconds["bench_timeout"],
         memory_limit_mb=memory or None,
         threads=threads or None,
     )

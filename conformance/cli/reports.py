@@ -127,7 +127,8 @@ def plan_run(
     if args.bench_precision < 0:
         raise UsageError("--bench-precision takes a fraction, zero or more")
     names = [backend.name for backend in backends]
-    timing_baseline = args.timing_baseline
+    started_as = {getattr(backend, "target", backend.name): backend.name for backend in backends}
+    timing_baseline = started_as.get(args.timing_baseline, args.timing_baseline)
     if timing_baseline and timing_baseline not in names:
         raise UsageError(
             f"--timing-baseline {timing_baseline}: it must be one of the backends run "

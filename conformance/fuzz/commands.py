@@ -76,7 +76,7 @@ def add_commands(commands: Any) -> None:
         help=f"hypothesis example database, for replay (default: {DEFAULT_DATABASE})",
     )
     fuzz.add_argument("--no-db", action="store_true", help="use no example database")
-    add_isolation_options(fuzz.add_argument)
+    add_isolation_options(fuzz.add_argument, scenarios=False)
     fuzz.set_defaults(command=fuzz_command)
 
     gradcheck = commands.add_parser(
@@ -96,7 +96,7 @@ def add_commands(commands: Any) -> None:
         metavar="S",
         help="seeds the points each op is checked at (default 0)",
     )
-    add_isolation_options(gradcheck.add_argument)
+    add_isolation_options(gradcheck.add_argument, scenarios=False)
     gradcheck.set_defaults(command=gradcheck_command)
 
 
@@ -110,7 +110,7 @@ def fuzz_command(args: argparse.Namespace) -> int:
 
     if args.max_examples < 1 or args.max_actions < 1:
         raise UsageError("--max-examples and --max-actions take counts of one or more")
-    isolation = isolation_from(lambda option: getattr(args, option))
+    isolation = isolation_from(lambda option: getattr(args, option, None))
     executors = start_executors(list(dict.fromkeys([args.backend, args.against])), isolation)
     try:
         tested, oracle = executors[0], executors[-1]
@@ -172,9 +172,10 @@ def _show_divergence(found: Any, programs: int) -> None:
 
 
 def gradcheck_command(args: argparse.Namespace) -> int:
+    from conformance.fuzz.gradcheck import gradcheck
     from conformance.isolation import start_executors
 
-    isolation = isolation_from(lambda option: getattr(args, option))
+    isolation = isolation_from(lambda option: getattr(args, option, None))
     (backend,) = start_executors([args.backend], isolation)
     try:
         _require_available(backend)
@@ -182,24 +183,9 @@ def gradcheck_command(args: argparse.Namespace) -> int:
             reason = backend.missing_reason("float64")
             print(f"{backend.name}: unsupported: gradcheck needs float64 ({reason})")
             return 0
-        return _show_gradcheck(backend.name, _gradcheck(backend, args.seed))
+        return _show_gradcheck(backend.name, gradcheck(backend, args.seed))
     finally:
         backend.close()
-
-
-def _gradcheck(backend: Any, seed: int) -> list[Any]:
-    """Each case on the backend's executor: one that crashes or hangs fails as such, its
-    worker restarts, and the next case runs."""
-    from conformance.fuzz.gradcheck import CASES, Outcome, check_case
-    from conformance.run.results import Fault
-
-    outcomes = []
-    for index, case in enumerate(CASES):
-        found = backend.call(check_case, index, seed)
-        if isinstance(found, Fault):
-            found = Outcome(case, False, float("inf"), f"{found.status.value}: {found.reason}")
-        outcomes.append(found)
-    return outcomes
 
 
 def _show_gradcheck(name: str, outcomes: list[Any]) -> int:
@@ -219,14 +205,13 @@ def _show_gradcheck(name: str, outcomes: list[Any]) -> int:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _require_available(backend: Any) -> Any:
-    broken = backend.info().get("error")  # a worker that could not load the backend
+def _require_available(backend: Any) -> None:
+    broken = getattr(backend, "broken", "")  # a worker that could not load the backend
     if broken:
         raise UsageError(f"backend {backend.name}: {broken}")
     availability = backend.availability()
     if not availability.available:
         raise UsageError(f"backend {backend.name} is unavailable: {availability.reason}")
-    return backend
 
 
 def _features(

@@ -5,7 +5,9 @@ backend's executor: in this process, or in a worker, where an engine's crash, ex
 the run's ending and so a divergence like any other. Checks are
 unpinned expectations, so the backend under test is compared with the oracle's observed values
 by the harness's `diff`. What the probes saw (each statement's error, each `.grad` read's
-warning) and any error that ended a run are compared through the same `diff`.
+warning) and any error that ended a run are compared through the same `diff`. A program the
+oracle itself did not finish (its worker crashed or timed out) judges nothing: the tested
+backend is not run on it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class Verdict:
     def diverged(self) -> bool:
         return bool(self.mismatches)
 
+    @property
+    def oracle_failed(self) -> bool:
+        return self.oracle.outcome.fault is not None
+
 
 def compile_program(program: Program, scenario_id: str = "fuzz.program") -> Scenario:
     """The program's probing spec, loaded as any spec file is."""
@@ -70,6 +76,8 @@ class Differential:
         # No finite-difference opinions while searching: the shrunk spec's run gives them.
         oracle_run = self.oracle.check(scenario, None, None, finite_differences=False)
         oracle = _observe(scenario, oracle_run)
+        if oracle_run.fault is not None:
+            return Verdict(program, scenario, oracle, oracle, ())
         observations = oracle.outcome.observations
         tested_outcome = self.tested.check(
             scenario, observations, self.oracle.name, finite_differences=False

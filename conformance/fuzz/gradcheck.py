@@ -19,7 +19,9 @@ import numpy as np
 from conformance import optable
 from conformance.backends.base import Backend
 from conformance.errors import Location
+from conformance.isolation import Executor, executor_for
 from conformance.run.interpreter import Interpreter
+from conformance.run.results import Fault
 from conformance.spec.compiler import Scope, compile_expression
 from conformance.spec.model import Scenario
 
@@ -63,9 +65,17 @@ class Outcome:
     detail: str
 
 
-def gradcheck(backend: Backend, seed: int = 0) -> list[Outcome]:
-    """Check every case on `backend`, in this process."""
-    return [check_case(backend, index, seed) for index in range(len(CASES))]
+def gradcheck(backend: Backend | Executor, seed: int = 0) -> list[Outcome]:
+    """Check every case on `backend`, one call to its executor each: in a worker, a case that
+    crashes or hangs the engine fails as such, and the other cases still run."""
+    executor = executor_for(backend)
+    outcomes = []
+    for index, case in enumerate(CASES):
+        found = executor.call(check_case, index, seed)
+        if isinstance(found, Fault):
+            found = Outcome(case, False, float("inf"), f"{found.status.value}: {found.reason}")
+        outcomes.append(found)
+    return outcomes
 
 
 def check_case(backend: Backend, index: int, seed: int = 0) -> Outcome:

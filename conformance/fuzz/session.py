@@ -55,7 +55,7 @@ def fuzz(
         verdict = differential.run(program)
         if not failing and verdict.diverged:
             stats.searched = time.perf_counter() - stats.started
-        stats.record(program, verdict.diverged, shrinking=bool(failing))
+        stats.record(program, verdict.diverged, bool(failing), verdict.oracle_failed)
         if on_progress is not None:
             on_progress(stats)
         if verdict.diverged:
@@ -107,7 +107,7 @@ def minimize(verdict: Verdict, differential: Differential, stats: Stats) -> Verd
                 tried = differential.run(candidate)
             except SpecError:
                 continue  # a later step uses a name the deleted one binds
-            stats.record(candidate, tried.diverged, shrinking=True)
+            stats.record(candidate, tried.diverged, True, tried.oracle_failed)
             if tried.diverged:
                 verdict, changed = tried, True
                 break

@@ -52,11 +52,15 @@ class Stats:
     shrink_runs: int = 0  # runs spent shrinking a divergence
     steps: int = 0
     divergences: int = 0
+    oracle_faults: int = 0  # programs the oracle crashed or hung on, so nothing was judged
     coverage: Counter[str] = field(default_factory=Counter)
     edits: Counter[str] = field(default_factory=Counter)  # in-place edits, by op and target
     areas: Counter[str] = field(default_factory=Counter)  # steps using each `_AREAS` label
 
-    def record(self, program: Program, diverged: bool, shrinking: bool) -> None:
+    def record(
+        self, program: Program, diverged: bool, shrinking: bool, oracle_failed: bool = False
+    ) -> None:
+        self.oracle_faults += oracle_failed
         if shrinking:
             self.shrink_runs += 1
             return
@@ -85,6 +89,11 @@ class Stats:
             f"elapsed: {self.elapsed:.1f} s",
             f"divergences found: {self.divergences}",
         ]
+        if self.oracle_faults:
+            lines.append(
+                f"oracle faults: {self.oracle_faults} programs crashed or hung the oracle, "
+                "so they judged nothing"
+            )
         total = sum(self.edits[op] for op in EDIT_OPS)
         if total:
             ops = ", ".join(f"{op} {self.edits[op]}" for op in EDIT_OPS)

@@ -26,7 +26,7 @@ from conformance.isolation import limits
 from conformance.isolation.executor import Local
 from conformance.isolation.policy import Isolation
 from conformance.run.interpreter import Outcome
-from conformance.run.results import ErrorInfo
+from conformance.run.results import ErrorInfo, Fault, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ def describe(local: Local) -> Description:
 def _answer(conn: Connection, local: Local, request: tuple[Any, ...], isolation: Isolation) -> None:
     kind, scenario = request[0], request[1]
     if kind == "call":
-        conn.send(("outcome", scenario(local.backend, *request[2:])))
+        _send(conn, local.call(scenario, *request[2:]))
         return
     if kind == "check":
         outcome = local.check(scenario, *request[2:])
@@ -127,4 +127,14 @@ def _answer(conn: Connection, local: Local, request: tuple[Any, ...], isolation:
         )
         conn.send(("outcome", Outcome(error=error)))
     if outcome.fault is not None:  # engine code called sys.exit(): start afresh
+        os._exit(0)
+
+
+def _send(conn: Connection, value: Any) -> None:
+    """A call's result, or the `Fault` that stands for it; after a `sys.exit()`, start afresh."""
+    try:
+        conn.send(("outcome", value))
+    except Exception as exc:  # a value that cannot cross a pipe
+        conn.send(("outcome", Fault(Status.ERROR, f"the result could not be sent back: {exc}")))
+    if isinstance(value, Fault) and value.status is Status.CRASH:
         os._exit(0)

@@ -137,8 +137,12 @@ class Local:
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
         try:
             return function(self.backend, *args)
+        except Interrupted:
+            raise
         except SystemExit as exc:
             return Fault(Status.CRASH, f"exited with status {exc.code} (sys.exit)")
+        except BaseException as exc:  # what the engine raised, as a worker reports it
+            return Fault(Status.ERROR, f"raised {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         """Nothing to release: the backend lives as long as this process."""

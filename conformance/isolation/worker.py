@@ -37,36 +37,67 @@ def start_executors(names: Sequence[str], isolation: Isolation) -> list[Executor
 
 class Launch:
     """Workers that have started loading their backends: the harness can do other work (read
-    the specs) while the engines import, then wait for them with `ready`."""
+    the specs) while the engines import, then wait for them with `ready`. `close` ends every
+    worker it started, `start`'s included."""
 
     def __init__(self, names: Sequence[str], isolation: Isolation) -> None:
         self.names = list(names)
         self.isolation = isolation
-        self.workers = (
-            [Worker(name, isolation) for name in names] if isolation.mode != "none" else []
-        )
-        self.executors: list[Executor] = []
+        self.workers: list[Worker] = []
+        if isolation.mode != "none":
+            try:
+                for name in names:
+                    self.workers.append(Worker(name, isolation))
+            except BaseException:
+                self.close()
+                raise
 
     def ready(self) -> list[Executor]:
-        """The executors, once every worker has answered; a `UsageError` names each backend
-        name that means nothing (all are closed first)."""
-        if self.isolation.mode == "none":
-            from conformance.backends import resolve_backend
-
-            limits.set_thread_environment(self.isolation.threads)
-            self.executors = [Local(resolve_backend(name)) for name in self.names]
-            limits.set_loaded_threads(self.isolation.threads)
-            return self.executors
-        problems = [problem for problem in map(Worker.wait_ready, self.workers) if problem]
-        if problems:
+        """The executors, once every worker has answered. A `UsageError` names each backend
+        name that means nothing, and two names that load backends of one name (all are
+        closed first)."""
+        try:
+            executors = self._ready()
+            _check_distinct(self.names, executors)
+        except UsageError:
             self.close()
-            raise UsageError("\n".join(problems))
-        self.executors = list(self.workers)
-        return self.executors
+            raise
+        return executors
+
+    def start(self, name: str) -> Executor:
+        """One more backend (a baseline outside the chosen ones), kept apart as the others."""
+        launch = Launch([name], self.isolation)
+        self.workers.extend(launch.workers)
+        return launch.ready()[0]
 
     def close(self) -> None:
         for worker in self.workers:
             worker.close()
+
+    def _ready(self) -> list[Executor]:
+        if self.isolation.mode == "none":
+            from conformance.backends import resolve_backend
+
+            limits.set_thread_environment(self.isolation.threads)
+            executors: list[Executor] = [Local(resolve_backend(name)) for name in self.names]
+            limits.set_loaded_threads(self.isolation.threads)
+            return executors
+        problems = [problem for problem in map(Worker.wait_ready, self.workers) if problem]
+        if problems:
+            raise UsageError("\n".join(problems))
+        return list(self.workers)
+
+
+def _check_distinct(names: Sequence[str], executors: Sequence[Executor]) -> None:
+    """Results are keyed by backend name, so two backends may not share one."""
+    seen: dict[str, str] = {}
+    for given, executor in zip(names, executors):
+        first = seen.setdefault(executor.name, given)
+        if first != given:
+            raise UsageError(
+                f"backends {first} and {given} are both called {executor.name}; "
+                "give each a backend of its own name"
+            )
 
 
 def cause(exitcode: int | None) -> str:
@@ -157,6 +188,22 @@ class Worker:
 
     def finish(self, pending: Pending) -> Outcome:
         """Wait for a sent request's outcome, up to its deadline."""
+        outcome: Outcome = self._reply(pending)
+        return outcome
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        limit = self.isolation.timeout_s
+        pending = self._ready(limit) or self._send(("call", function, *args), limit)
+        self._holds = None  # the worker now holds the function, not a scenario
+        reply = self._reply(pending)
+        if isinstance(reply, Outcome) and reply.fault is not None:
+            return reply.fault
+        if isinstance(reply, Fault) and reply.status is Status.CRASH:
+            self._reap()  # it called sys.exit(): the worker exits after saying so
+        return reply
+
+    def _reply(self, pending: Pending) -> Any:
+        """What the worker sent back, or an `Outcome` whose fault says why nothing came."""
         if pending.done is not None:
             return pending.done
         conn = self._conn
@@ -182,15 +229,6 @@ class Worker:
         if isinstance(payload, Outcome) and payload.fault is not None:
             self._reap()  # the worker exits after such an outcome
         return payload
-
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        limit = self.isolation.timeout_s
-        pending = self._ready(limit) or self._send(("call", function, *args), limit)
-        self._holds = None  # the worker now holds the function, not a scenario
-        reply: Any = self.finish(pending)
-        if isinstance(reply, Outcome) and reply.fault is not None:
-            return reply.fault
-        return reply
 
     def close(self) -> None:
         """Ask the worker to stop; kill it if it does not, or if it is still loading."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,23 @@ def test_an_engine_that_dies_mid_program_is_a_divergence_shrunk_to_a_spec(
     )  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 pass, 0 fail, 0 error, 1 crash" in run.stdout, run.stdout
+
+
+def test_a_program_that_kills_the_oracle_judges_nothing(tmp_path: Path) -> None:
+    """The oracle's death is no finding about the backend under test: counted, not shrunk."""
+    fixtures = Path(__file__).parent / "fixtures"
+    env = {**os.environ, "PYTHONPATH": str(fixtures), "FAULTY_ENGINE": "os_exit"}
+    fuzzed = subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "fuzz",
+            "--backend", "reference", "--against", "torchlike:faulty_engine",
+            "--tag", "ops", "--max-actions", "5", "--max-examples", "300",
+            "--out", str(tmp_path / "found"), "--no-db",
+        ],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )  # fmt: skip
+    assert fuzzed.returncode == 0, fuzzed.stdout + fuzzed.stderr
+    assert "divergences found: 0" in fuzzed.stdout
+    faults = re.search(r"oracle faults: (\d+) programs crashed or hung the oracle", fuzzed.stdout)
+    assert faults is not None and int(faults.group(1)) > 0, fuzzed.stdout
+    assert not (tmp_path / "found").exists()

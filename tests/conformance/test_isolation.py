@@ -240,3 +240,83 @@ def test_a_factorys_backend_keeps_its_own_name_in_either_mode(
         assert executor.availability().reason == "no such device here"
     finally:
         executor.close()
+
+
+def raises_in_the_engine(backend: Any) -> None:
+    raise ValueError("engine bug")
+
+
+def returns_what_no_pipe_carries(backend: Any) -> Any:
+    return lambda: None
+
+
+def returns_its_name(backend: Any, suffix: str) -> str:
+    return backend.name + suffix
+
+
+@pytest.mark.parametrize("mode", ["process", "none"])
+def test_call_gives_a_result_or_a_fault_alike_in_either_mode(mode: str) -> None:
+    from conformance.isolation import Isolation, start_executors
+    from conformance.run.results import Fault, Status
+
+    (executor,) = start_executors(["reference"], Isolation(mode=mode))
+    try:
+        assert executor.call(returns_its_name, "!") == "reference!"
+        raised = executor.call(raises_in_the_engine)
+        assert raised == Fault(Status.ERROR, "raised ValueError: engine bug")
+        assert executor.call(returns_its_name, "?") == "reference?"  # the same worker goes on
+        if mode == "process":
+            unsent = executor.call(returns_what_no_pipe_carries)
+            assert isinstance(unsent, Fault) and "could not be sent back" in unsent.reason
+    finally:
+        executor.close()
+
+
+def test_two_scenarios_with_one_id_each_run_as_themselves(tmp_path: Path) -> None:
+    """A worker is sent a scenario's id alone only for the very scenario it holds: the
+    fuzzer's programs all share one id."""
+    from conformance.isolation import Isolation, start_executors
+    from conformance.spec import load_spec
+
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(SPEC.format(name="same", body="x * 2") + "    value: [2.0, 2.0]\n")
+    second.write_text(SPEC.format(name="same", body="x * 3") + "    value: [3.0, 3.0]\n")
+    (worker,) = start_executors(["reference"], Isolation())
+    try:
+        for path in (first, second, first, second):
+            scenario = load_spec(path)
+            for outcome in (worker.check(scenario, None, None), worker.replay(scenario)):
+                assert outcome.error is None and not outcome.mismatches, (path, outcome)
+    finally:
+        worker.close()
+
+
+def test_a_usage_error_before_the_workers_are_ready_leaves_none_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import multiprocessing
+
+    code = main(["run", "--spec", str(tmp_path / "missing"), "--report-dir", str(tmp_path)])
+    assert code == 2
+    assert "no such file, folder or glob match" in capsys.readouterr().err
+    assert not multiprocessing.active_children()
+
+
+def test_two_backends_of_one_name_are_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Results are keyed by backend name: a second backend called `reference` would hide
+    the first one's."""
+    (tmp_path / "alias_backend.py").write_text(
+        "from conformance.backends import resolve_backend\n\n"
+        "def make():\n    return resolve_backend('reference')\n"
+    )
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(SPEC.format(name="a", body="x * 2"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--spec", "specs", "--report-dir", "out", "--repeat", "0",
+                 "--backend", "reference", "--backend", "alias_backend:make"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "backends reference and alias_backend:make are both called" in err

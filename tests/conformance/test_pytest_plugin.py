@@ -4,6 +4,7 @@ spec errors; and no change at all to a pytest run that does not ask for it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -234,7 +235,7 @@ def test_an_engine_that_crashes_exits_or_hangs_fails_that_item_and_the_session_g
     monkeypatch.setenv("FAULTY_ENGINE", fault)
     result = run(
         pytester, "faults", "-v", "--conformance-backend", "torchlike:faulty_engine",
-        "--conformance-baseline", "reference", "--conformance-timeout", "2",
+        "--conformance-baseline", "reference", "--conformance-timeout", "10",
     )  # fmt: skip
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
@@ -246,18 +247,38 @@ def test_an_engine_that_crashes_exits_or_hangs_fails_that_item_and_the_session_g
     assert "isolation process" in out
 
 
-def test_isolation_none_runs_in_the_pytest_process(pytester: pytest.Pytester, specs: Path) -> None:
+@pytest.mark.parametrize("mode", ["process", "none"])
+def test_isolation_none_runs_in_the_pytest_process_and_leaves_it_as_it_was(
+    pytester: pytest.Pytester, specs: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Each item's teardown counts the worker processes; a plain test after the specs sees
+    the thread settings it would see without the plugin."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     pytester.makeconftest(
         """
         import multiprocessing
 
-        def pytest_sessionfinish(session):
-            assert not multiprocessing.active_children()
+        def pytest_runtest_teardown(item):
+            if "[" in item.name:
+                print(f"workers: {len(multiprocessing.active_children())}")
         """
     )
-    result = run(pytester, "specs", "--conformance", "--conformance-isolation", "none")
-    result.assert_outcomes(passed=14)
-    assert "isolation none" in result.stdout.str()
+    pytester.makepyfile(
+        test_after="""
+        import os
+
+        def test_thread_settings_are_untouched():
+            assert "OMP_NUM_THREADS" not in os.environ
+        """
+    )
+    result = run(
+        pytester, "specs", "test_after.py", "-s", "--conformance", "--conformance-isolation", mode
+    )
+    result.assert_outcomes(passed=15)
+    out = result.stdout.str()
+    assert f"isolation {mode}" in out
+    counts = re.findall(r"workers: (\d+)", out)
+    assert len(counts) == 14 and set(counts) == ({"0"} if mode == "none" else {"2"}), counts
 
 
 @pytest.mark.parametrize(
