@@ -242,20 +242,12 @@ def test_a_factorys_backend_keeps_its_own_name_in_either_mode(
         executor.close()
 
 
-def raises_in_the_engine(backend: Any) -> None:
-    raise ValueError("engine bug")
-
-
-def returns_what_no_pipe_carries(backend: Any) -> Any:
-    return lambda: None
-
-
-def returns_its_name(backend: Any, suffix: str) -> str:
-    return backend.name + suffix
-
-
 @pytest.mark.parametrize("mode", ["process", "none"])
-def test_call_gives_a_result_or_a_fault_alike_in_either_mode(mode: str) -> None:
+def test_call_gives_a_result_or_a_fault_alike_in_either_mode(
+    mode: str, broken_modules: Path
+) -> None:
+    from call_targets import raises_in_the_engine, returns_its_name, returns_what_no_pipe_carries
+
     from conformance.isolation import Isolation, start_executors
     from conformance.run.results import Fault, Status
 
