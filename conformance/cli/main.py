@@ -200,7 +200,8 @@ def backends_command(args: argparse.Namespace) -> int:
             code = 1
             continue
         availability = worker.availability()
-        print(f"{worker.name}: {'available' if availability.available else 'unavailable'}")
+        named = worker.name if worker.name == worker.target else f"{worker.target} ({worker.name})"
+        print(f"{named}: {'available' if availability.available else 'unavailable'}")
         if not availability.available:
             print(f"  reason: {availability.reason}")
             continue

@@ -152,6 +152,19 @@ def test_backends_lists_availability_and_capabilities(capsys: pytest.CaptureFixt
     assert "capabilities: autograd_grad, create_graph, float64" in out
 
 
+def test_backends_names_a_factorys_backend_by_both_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The name given, which `--backend` takes, and the backend's own, which reports use."""
+    (tmp_path / "alias_backend.py").write_text(
+        "from conformance.backends import resolve_backend\n\n"
+        "def make():\n    return resolve_backend('reference')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["backends", "--backend", "alias_backend:make"]) == 0
+    assert "alias_backend:make (reference): available" in capsys.readouterr().out
+
+
 def test_the_console_script_is_declared() -> None:
     import tomllib
 
