@@ -43,3 +43,37 @@ def broken_modules(monkeypatch: pytest.MonkeyPatch) -> Path:
     pytest.importorskip("torch")
     monkeypatch.syspath_prepend(str(FIXTURES))
     return FIXTURES
+
+
+# A scenario whose middle step is `body`; `faulty_engine` breaks `exp`, so `exp(x)` is the fault.
+FAULT_SPEC = """\
+spec: 1
+id: faults.{name}
+title: "{name}"
+tags: [faults]
+requires: []
+source: tests
+rationale: exercises worker isolation
+steps:
+  - x = ones(2, requires_grad=True)
+  - y = {body}
+  - y.sum().backward()
+  - expect: x.grad
+"""
+
+
+@pytest.fixture
+def fault_spec() -> Callable[[str, str], str]:
+    """The text of a fault-injection scenario `faults.NAME` computing `y = BODY`."""
+    return lambda name, body: FAULT_SPEC.format(name=name, body=body)
+
+
+@pytest.fixture
+def fault_specs(tmp_path: Path, fault_spec: Callable[[str, str], str]) -> Path:
+    """Three specs: the middle one calls `exp`, which the faulty engine breaks; the last one
+    passes only if the worker came back after the fault."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for name, body in (("a_before", "x * 2"), ("b_exp", "exp(x)"), ("c_after", "x * 3")):
+        (folder / f"{name}.yaml").write_text(fault_spec(name, body))
+    return folder

@@ -115,6 +115,26 @@ def test_the_cli_writes_a_spec_that_conformance_run_reproduces(tmp_path: Path) -
     assert "1 pass, 1 fail" in run.stdout or "1 pass, 0 fail, 1 error" in run.stdout
 
 
+def _faulty_env(fault: str) -> dict[str, str]:
+    """The environment in which `torchlike:faulty_engine` commits `fault` in `exp`."""
+    fixtures = Path(__file__).parent / "fixtures"
+    return {**os.environ, "PYTHONPATH": str(fixtures), "FAULTY_ENGINE": fault}
+
+
+def _fuzz_ops(
+    tmp_path: Path, env: dict[str, str], backend: str, against: str
+) -> subprocess.CompletedProcess[str]:
+    """`conformance fuzz` over short `ops` programs, enough of which call `exp`."""
+    return subprocess.run(
+        [
+            sys.executable, "-m", "conformance", "fuzz", "--backend", backend,
+            "--against", against, "--tag", "ops", "--max-actions", "5",
+            "--max-examples", "300", "--out", str(tmp_path / "found"), "--no-db",
+        ],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("fault", "cause"), [("os_exit", "exited with status 0"), ("segfault", "crashed: SIGSEGV")]
 )
@@ -123,17 +143,8 @@ def test_an_engine_that_dies_mid_program_is_a_divergence_shrunk_to_a_spec(
 ) -> None:
     """The engine under test runs in a worker: its death ends that program's run, which the
     oracle completes, and the fuzzer shrinks it like any other divergence."""
-    fixtures = Path(__file__).parent / "fixtures"
-    env = {**os.environ, "PYTHONPATH": str(fixtures), "FAULTY_ENGINE": fault}
-    fuzzed = subprocess.run(
-        [
-            sys.executable, "-m", "conformance", "fuzz",
-            "--backend", "torchlike:faulty_engine", "--against", "reference",
-            "--tag", "ops", "--max-actions", "5", "--max-examples", "300",
-            "--out", str(tmp_path / "found"), "--no-db",
-        ],
-        capture_output=True, text=True, env=env, check=False, timeout=600,
-    )  # fmt: skip
+    env = _faulty_env(fault)
+    fuzzed = _fuzz_ops(tmp_path, env, "torchlike:faulty_engine", "reference")
     assert fuzzed.returncode == 1, fuzzed.stdout + fuzzed.stderr
     out = fuzzed.stdout
     assert "divergence found after" in out and "divergences found: 1" in out
@@ -155,17 +166,8 @@ def test_an_engine_that_dies_mid_program_is_a_divergence_shrunk_to_a_spec(
 
 def test_a_program_that_kills_the_oracle_judges_nothing(tmp_path: Path) -> None:
     """The oracle's death is no finding about the backend under test: counted, not shrunk."""
-    fixtures = Path(__file__).parent / "fixtures"
-    env = {**os.environ, "PYTHONPATH": str(fixtures), "FAULTY_ENGINE": "os_exit"}
-    fuzzed = subprocess.run(
-        [
-            sys.executable, "-m", "conformance", "fuzz",
-            "--backend", "reference", "--against", "torchlike:faulty_engine",
-            "--tag", "ops", "--max-actions", "5", "--max-examples", "300",
-            "--out", str(tmp_path / "found"), "--no-db",
-        ],
-        capture_output=True, text=True, env=env, check=False, timeout=600,
-    )  # fmt: skip
+    env = _faulty_env("os_exit")
+    fuzzed = _fuzz_ops(tmp_path, env, "reference", "torchlike:faulty_engine")
     assert fuzzed.returncode == 0, fuzzed.stdout + fuzzed.stderr
     assert "divergences found: 0" in fuzzed.stdout
     faults = re.search(r"oracle faults: (\d+) programs crashed or hung the oracle", fuzzed.stdout)

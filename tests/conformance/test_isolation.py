@@ -5,38 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance.cli.main import main
-
-SPEC = """\
-spec: 1
-id: faults.{name}
-title: "{name}"
-tags: [faults]
-requires: []
-source: tests
-rationale: exercises worker isolation
-steps:
-  - x = ones(2, requires_grad=True)
-  - y = {body}
-  - y.sum().backward()
-  - expect: x.grad
-"""
-
-
-@pytest.fixture
-def fault_specs(tmp_path: Path) -> Path:
-    """Three specs: the middle one calls `exp`, which the faulty engine breaks; the last one
-    passes only if the worker came back after the fault."""
-    folder = tmp_path / "specs"
-    folder.mkdir()
-    for name, body in (("a_before", "x * 2"), ("b_exp", "exp(x)"), ("c_after", "x * 3")):
-        (folder / f"{name}.yaml").write_text(SPEC.format(name=name, body=body))
-    return folder
 
 
 def _run(
@@ -135,10 +110,10 @@ def test_a_backend_that_crashes_while_loading_fails_every_scenario(
 
 
 def test_a_plugin_that_patches_torch_cannot_change_torch_cpu(
-    fault_specs: Path, tmp_path: Path, broken_modules: Path
+    fault_specs: Path, tmp_path: Path, broken_modules: Path, fault_spec: Callable[[str, str], str]
 ) -> None:
     specs = fault_specs / "add.yaml"
-    specs.write_text(SPEC.format(name="add", body="x + x"))
+    specs.write_text(fault_spec("add", "x + x"))
     code, results = _run(specs, tmp_path / "out", "torch-cpu", "torchlike:patching_torch")
     assert code == 1
     assert results[("faults.add", "torch-cpu")]["status"] == "pass"
@@ -182,7 +157,10 @@ def test_limits_are_checked(
 
 
 def test_a_baseline_that_hangs_is_not_run_again_for_the_others(
-    tmp_path: Path, broken_modules: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    broken_modules: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault_spec: Callable[[str, str], str],
 ) -> None:
     """The others' cross-checks say the baseline timed out, instead of waiting on it twice."""
     from conformance.isolation import Isolation, start_executors
@@ -191,7 +169,7 @@ def test_a_baseline_that_hangs_is_not_run_again_for_the_others(
 
     monkeypatch.setenv("FAULTY_ENGINE", "hang")
     spec = tmp_path / "cross.yaml"
-    spec.write_text(SPEC.format(name="cross", body="exp(x)"))
+    spec.write_text(fault_spec("cross", "exp(x)"))
     names = ["torchlike:faulty_engine", "reference"]
     faulty, reference = start_executors(names, Isolation(timeout_s=2))
     try:
@@ -264,15 +242,17 @@ def test_call_gives_a_result_or_a_fault_alike_in_either_mode(
         executor.close()
 
 
-def test_two_scenarios_with_one_id_each_run_as_themselves(tmp_path: Path) -> None:
+def test_two_scenarios_with_one_id_each_run_as_themselves(
+    tmp_path: Path, fault_spec: Callable[[str, str], str]
+) -> None:
     """A worker is sent a scenario's id alone only for the very scenario it holds: the
     fuzzer's programs all share one id."""
     from conformance.isolation import Isolation, start_executors
     from conformance.spec import load_spec
 
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
-    first.write_text(SPEC.format(name="same", body="x * 2") + "    value: [2.0, 2.0]\n")
-    second.write_text(SPEC.format(name="same", body="x * 3") + "    value: [3.0, 3.0]\n")
+    first.write_text(fault_spec("same", "x * 2") + "    value: [2.0, 2.0]\n")
+    second.write_text(fault_spec("same", "x * 3") + "    value: [3.0, 3.0]\n")
     (worker,) = start_executors(["reference"], Isolation())
     try:
         for path in (first, second, first, second):
@@ -295,7 +275,10 @@ def test_a_usage_error_before_the_workers_are_ready_leaves_none_behind(
 
 
 def test_two_backends_of_one_name_are_a_usage_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fault_spec: Callable[[str, str], str],
 ) -> None:
     """Results are keyed by backend name: a second backend called `reference` would hide
     the first one's."""
@@ -304,7 +287,7 @@ def test_two_backends_of_one_name_are_a_usage_error(
         "def make():\n    return resolve_backend('reference')\n"
     )
     (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "a.yaml").write_text(SPEC.format(name="a", body="x * 2"))
+    (tmp_path / "specs" / "a.yaml").write_text(fault_spec("a", "x * 2"))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     code = main(["run", "--spec", "specs", "--report-dir", "out", "--repeat", "0",

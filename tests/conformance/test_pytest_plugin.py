@@ -203,38 +203,22 @@ def test_spec_errors_are_collection_errors_at_file_line(
     assert "Traceback" not in out and "notes.yaml" not in out
 
 
-FAULT_SPEC = """\
-spec: 1
-id: faults.{name}
-title: "{name}"
-tags: [faults]
-requires: []
-source: tests
-rationale: exercises the plugin's worker isolation
-steps:
-  - x = ones(2, requires_grad=True)
-  - y = {body}
-  - y.sum().backward()
-  - expect: x.grad
-"""
-
-
 @pytest.mark.parametrize(
     ("fault", "status"), [("segfault", "crash"), ("os_exit", "crash"), ("hang", "timeout")]
 )
 def test_an_engine_that_crashes_exits_or_hangs_fails_that_item_and_the_session_goes_on(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str, status: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    fault_specs: Path,
+    fault: str,
+    status: str,
 ) -> None:
     """The middle spec calls `exp`, which the faulty engine breaks; the last passes only if
     its worker came back."""
-    folder = pytester.path / "faults"
-    folder.mkdir()
-    for name, body in (("a_before", "x * 2"), ("b_exp", "exp(x)"), ("c_after", "x * 3")):
-        (folder / f"{name}.yaml").write_text(FAULT_SPEC.format(name=name, body=body))
     monkeypatch.setenv("PYTHONPATH", str(FIXTURES))
     monkeypatch.setenv("FAULTY_ENGINE", fault)
     result = run(
-        pytester, "faults", "-v", "--conformance-backend", "torchlike:faulty_engine",
+        pytester, str(fault_specs), "-v", "--conformance-backend", "torchlike:faulty_engine",
         "--conformance-baseline", "reference", "--conformance-timeout", "10",
     )  # fmt: skip
     result.assert_outcomes(passed=2, failed=1)
